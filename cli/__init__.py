@@ -1,0 +1,1 @@
+"""The `curator` command line (installed as the `curator_cli` package)."""
