@@ -1,0 +1,58 @@
+"""From a TrainConfig to the Manifest a new run trains on: import, validation data, truth, noise, checks.
+
+Order matters: truth is attached before noise is injected (injected noise makes its own truth),
+and image checks run last so `--skip-bad` drops rows from the final table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from curator import runlog
+from curator.config import TrainConfig
+from curator.data.importers import check_images, load_manifest
+from curator.data.manifest import Manifest, build
+from curator.data.truth import attach_truth
+from curator.errors import DataError
+from curator.noise import inject_noise
+
+
+def load_training_set(config: TrainConfig, run_dir: Path) -> tuple[Manifest, list[str]]:
+    """The manifest for a new run, and lines worth telling the user; bad images go to the run."""
+    notes: list[str] = []
+    manifest = load_manifest(config.data, format=config.data_format, label_column=config.label_column)
+    notes += manifest_notes(manifest)
+    if config.truth or config.truth_column or config.votes_column:
+        manifest = attach_truth(manifest, truth_csv=config.truth, truth_column=config.truth_column,
+                                votes_column=config.votes_column, skip_bad=config.skip_bad)
+    if config.val_data:
+        manifest = _with_validation(manifest, config)
+    if config.inject_noise:
+        manifest = inject_noise(manifest, config.inject_noise, seed=config.seed)
+        flipped = int((manifest.table["truth"] != manifest.table["label"]).sum())
+        notes.append(f"injected noise: {flipped} training labels flipped ({config.inject_noise:.0%} "
+                     f"per class, seed {config.seed}); the truth is kept in the run")
+    manifest, bad = check_images(manifest, skip_bad=config.skip_bad)
+    if len(bad):
+        runlog.atomic_write(Path(run_dir) / runlog.BAD_IMAGES, lambda tmp: bad.to_csv(tmp, index=False))
+        notes.append(f"skipped {len(bad)} unreadable image(s), listed in {run_dir}/{runlog.BAD_IMAGES}")
+    return manifest, notes
+
+
+def manifest_notes(manifest: Manifest) -> list[str]:
+    """Lines about rows an importer excluded (e.g. FERPlus NF/unknown majorities)."""
+    skipped = getattr(manifest, "skipped", None) or {}
+    return [f"{manifest.source}: excluded {count} row(s): {reason}" for reason, count in skipped.items()]
+
+
+def _with_validation(manifest: Manifest, config: TrainConfig) -> Manifest:
+    val = load_manifest(config.val_data, format="auto", label_column=config.label_column)
+    unknown = sorted(set(val.table["label"]) - set(manifest.classes))
+    if unknown:
+        raise DataError(f"--val {config.val_data}: label(s) {unknown} are not in the training "
+                        f"classes {list(manifest.classes)}")
+    rows = pd.concat([manifest.table.drop(columns="sample_id"),
+                      val.table.drop(columns="sample_id").assign(split="val")], ignore_index=True)
+    return build(rows, manifest.classes, manifest.source)

@@ -1,0 +1,1 @@
+"""The Self-Cure Network: pure loss/relabel maths, backbones by name, and the model."""

@@ -1,0 +1,126 @@
+"""Training end to end on tiny data: a record per sample per epoch, resume, crash safety, bad input."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from curator import runlog
+from curator.config import TrainConfig
+from curator.errors import RunError
+from curator.train import checkpoint
+from curator.train.run import resume, train
+
+COLOURS = {"happy": (250, 200, 40), "sad": (40, 60, 220), "angry": (220, 30, 30)}
+
+
+@pytest.fixture
+def tiny_folder(tmp_path):
+    """Three classes of seven 16 px images each, one subfolder per class."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "faces"
+    for name, colour in COLOURS.items():
+        (root / name).mkdir(parents=True)
+        for i in range(7):
+            pixels = np.clip(np.array(colour) + rng.normal(0, 30, (16, 16, 3)), 0, 255)
+            Image.fromarray(pixels.astype(np.uint8)).save(root / name / f"{i}.png")
+    return root
+
+
+def tiny_config(data, **changes) -> TrainConfig:
+    options = dict(data=str(data), backbone="compact", pretrained=False, image_size=16, epochs=3,
+                   batch_size=8, lr=0.05, relabel_epoch=2, margin_2=0.0, device="cpu", seed=0)
+    return TrainConfig.from_recipe("paper", **{**options, **changes})
+
+
+def all_records(run_dir) -> pd.DataFrame:
+    return pd.concat([runlog.read_raw_epoch(run_dir, e).assign(epoch=e)
+                      for e in runlog.completed_epochs(run_dir)], ignore_index=True)
+
+
+def test_train__records_every_sample_once_per_epoch(tiny_folder, tmp_path):
+    run = train(tiny_config(tiny_folder), tmp_path / "run")
+
+    records = runlog.read_epochs(run)
+    assert len(records) == 21 * 3
+    assert not records.duplicated(["epoch", "sample_id"]).any()
+    assert records.groupby("epoch")["sample_id"].nunique().tolist() == [21, 21, 21]
+    assert records["weight"].between(0, 1).all()
+    assert set(records["group"]) == {"high", "low"}
+    assert records["prob_given"].between(0, 1).all()
+    metrics = runlog.read_metrics(run)
+    assert metrics["epoch"].tolist() == [1, 2, 3]
+    assert {"weight_mean_high", "weight_mean_low", "collapsed", "relabels"} <= set(metrics)
+    assert runlog.read_info(run)["state"] == "finished"
+    assert checkpoint.checkpoint_path(run, "best").exists()
+
+
+def test_train__relabels_change_the_training_label_from_relabel_epoch_on(tiny_folder, tmp_path):
+    run = train(tiny_config(tiny_folder, epochs=4), tmp_path / "run")
+    raw = all_records(run)
+    first = raw[raw["epoch"] == 1]
+    assert (first["current_label"] == first["given_label"]).all()
+    applied = raw[(raw["proposed_label"] >= 0) & (raw["epoch"] >= 2) & (raw["epoch"] < 4)]
+    assert len(applied), "margin 0 on random init should propose relabels"
+    following = raw.set_index(["epoch", "sample_id"])["current_label"]
+    for row in applied.itertuples():
+        assert following[(row.epoch + 1, row.sample_id)] == row.proposed_label
+    epoch_one_proposals = raw[(raw["epoch"] == 1) & (raw["proposed_label"] >= 0)]
+    assert not (epoch_one_proposals["high"]).any(), "paper scope: only the low group is relabelled"
+
+
+def test_resume__reproduces_the_uninterrupted_run(tiny_folder, tmp_path):
+    whole = train(tiny_config(tiny_folder), tmp_path / "whole")
+    part = train(tiny_config(tiny_folder, epochs=2), tmp_path / "part")
+    resume(part, {"epochs": 3})
+
+    pd.testing.assert_frame_equal(all_records(part), all_records(whole))
+    assert runlog.read_metrics(part)["epoch"].tolist() == [1, 2, 3]
+
+
+def test_resume__after_a_crash_no_epoch_is_missing_or_twice(tiny_folder, tmp_path, monkeypatch):
+    whole = train(tiny_config(tiny_folder), tmp_path / "whole")
+    real_save = checkpoint.save
+
+    def crash_at_epoch_two(run_dir, which, state):
+        if which == "last" and state["epoch"] == 2:
+            raise KeyboardInterrupt
+        real_save(run_dir, which, state)
+
+    monkeypatch.setattr(checkpoint, "save", crash_at_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(tiny_folder), tmp_path / "crashed")
+    monkeypatch.setattr(checkpoint, "save", real_save)
+    assert runlog.completed_epochs(tmp_path / "crashed") == [1, 2]  # epoch 2 recorded, not saved
+
+    resume(tmp_path / "crashed")
+    pd.testing.assert_frame_equal(all_records(tmp_path / "crashed"), all_records(whole))
+    assert runlog.read_metrics(tmp_path / "crashed")["epoch"].tolist() == [1, 2, 3]
+
+
+def test_resume__refuses_another_config(tiny_folder, tmp_path):
+    run = train(tiny_config(tiny_folder, epochs=1), tmp_path / "run")
+    with pytest.raises(RunError, match=r"--beta 0.5 \(the run has 0.7\)"):
+        resume(run, {"beta": 0.5})
+
+
+def test_train__refuses_an_existing_run(tiny_folder, tmp_path):
+    run = train(tiny_config(tiny_folder, epochs=1), tmp_path / "run")
+    with pytest.raises(RunError, match="already holds a run; add --resume"):
+        train(tiny_config(tiny_folder, epochs=1), run)
+
+
+def test_checkpoint__of_another_shape_is_a_clear_error(tiny_folder, tmp_path):
+    run = train(tiny_config(tiny_folder, epochs=1), tmp_path / "run")
+    state = checkpoint.load_state(run, "last")
+    state["model"]["fc.weight"] = torch.zeros(5, 256)
+    checkpoint.save(run, "last", state)
+    with pytest.raises(RunError, match="checkpoint does not fit the model"):
+        resume(run, {"epochs": 2})
+
+
+def test_plain_ce__records_unit_weights_and_no_proposals(tiny_folder, tmp_path):
+    run = train(tiny_config(tiny_folder, epochs=1, method="ce"), tmp_path / "run")
+    raw = runlog.read_raw_epoch(run, 1)
+    assert (raw["weight"] == 1).all() and (raw["proposed_label"] == -1).all()
