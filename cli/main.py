@@ -8,6 +8,7 @@ import typer
 from curator_cli import train
 from curator_cli import export
 from curator_cli import report
+from curator_cli import evaluate
 from curator_cli import prepare
 from curator_cli import review
 
@@ -17,6 +18,7 @@ app = typer.Typer(help="Find and fix noisy labels in facial-expression data with
 app.command("train")(train.train)
 app.command("export")(export.export)
 app.command("report")(report.report)
+app.command("evaluate")(evaluate.evaluate)
 app.command("prepare")(prepare.prepare)
 app.command("review")(review.review)
 

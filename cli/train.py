@@ -7,8 +7,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from click.core import ParameterSource
-
 from curator_cli.common import user_errors
 
 Opt = typer.Option
@@ -18,8 +16,8 @@ PARAM_OF = {"val": "val_data"}
 
 def train(
     ctx: typer.Context,
-    data: Annotated[Optional[Path], typer.Argument(help="Folder, CSV or data set root (RAF-DB, FER2013, FERPlus, AffectNet); not needed with --resume.")] = None,
     out: Annotated[Path, Opt("--out", "-o", help="Run directory to create (or continue with --resume).")],
+    data: Annotated[Optional[Path], typer.Argument(help="Folder, CSV or data set root (RAF-DB, FER2013, FERPlus, AffectNet); not needed with --resume.")] = None,
     resume: Annotated[bool, Opt("--resume", help="Continue the run in --out from its last epoch.")] = False,
     data_format: Annotated[str, Opt("--format", help="auto|folder|csv|rafdb|fer2013|ferplus|affectnet")] = "auto",
     label_column: Annotated[str, Opt(help="CSV column holding the labels to train on.")] = "label",
@@ -79,12 +77,12 @@ def train(
         options["milestones"] = _milestones(milestones)
         if resume:
             given = {PARAM_OF.get(k, k) for k in ctx.params
-                     if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+                     if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
             config = {k: v for k, v in options.items() if k in given}
         elif data is None:
             raise CuratorError("give the DATA to train on (or --resume an existing run)")
         else:
-            config = TrainConfig.from_recipe(recipe, **options)
+            config = TrainConfig.from_recipe(**options)
         reporter = RichReporter()
         if resume:
             run_dir = resume_training(out, config, reporter=reporter)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from curator import runlog
 from curator.config import TrainConfig
-from curator.data.importers import check_images, load_manifest
+from curator.data.importers import check_images, import_data, load_manifest
 from curator.data.manifest import Manifest, build
 from curator.data.truth import attach_truth
 from curator.errors import DataError
@@ -21,12 +21,18 @@ from curator.noise import inject_noise
 
 def load_training_set(config: TrainConfig, run_dir: Path) -> tuple[Manifest, list[str]]:
     """The manifest for a new run, and lines worth telling the user; bad images go to the run."""
-    notes: list[str] = []
-    manifest = load_manifest(config.data, format=config.data_format, label_column=config.label_column)
-    notes += manifest_notes(manifest)
+    imported = import_data(config.data, format=config.data_format, label_column=config.label_column,
+                           skip_bad=config.skip_bad)
+    manifest = imported.manifest
+    notes = [f"{config.data}: {imported.summary()}"] if imported.summary() else []
     if config.truth or config.truth_column or config.votes_column:
-        manifest = attach_truth(manifest, truth_csv=config.truth, truth_column=config.truth_column,
-                                votes_column=config.votes_column, skip_bad=config.skip_bad)
+        data_csv = Path(config.data) if Path(config.data).is_file() else None
+        manifest, skipped = attach_truth(manifest, truth_csv=config.truth,
+                                         truth_column=config.truth_column,
+                                         votes_column=config.votes_column, data_csv=data_csv,
+                                         skip_bad=config.skip_bad)
+        if len(skipped):
+            notes.append(f"{len(skipped)} row(s) have no usable truth/votes and count as unknown")
     if config.val_data:
         manifest = _with_validation(manifest, config)
     if config.inject_noise:
@@ -41,14 +47,9 @@ def load_training_set(config: TrainConfig, run_dir: Path) -> tuple[Manifest, lis
     return manifest, notes
 
 
-def manifest_notes(manifest: Manifest) -> list[str]:
-    """Lines about rows an importer excluded (e.g. FERPlus NF/unknown majorities)."""
-    skipped = getattr(manifest, "skipped", None) or {}
-    return [f"{manifest.source}: excluded {count} row(s): {reason}" for reason, count in skipped.items()]
-
-
 def _with_validation(manifest: Manifest, config: TrainConfig) -> Manifest:
-    val = load_manifest(config.val_data, format="auto", label_column=config.label_column)
+    val = load_manifest(config.val_data, format="auto", label_column=config.label_column,
+                        skip_bad=config.skip_bad)
     unknown = sorted(set(val.table["label"]) - set(manifest.classes))
     if unknown:
         raise DataError(f"--val {config.val_data}: label(s) {unknown} are not in the training "
