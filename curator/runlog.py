@@ -45,6 +45,8 @@ RECORDS = "records"
 CHECKPOINTS = "checkpoints"
 BAD_IMAGES = "bad_images.csv"
 NO_LABEL = -1
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 # ---------------------------------------------------------------- atomic writes
@@ -56,6 +58,7 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file ordinary permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

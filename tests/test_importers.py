@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from curator.data.importers import check_images, detect_format, import_data, load_manifest
-from curator.data.manifest import Manifest
+from curator.data.manifest import Manifest, require_trainable
 from curator.errors import DataError
 
 FERPLUS_HEADER = ("Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,"
@@ -210,7 +210,7 @@ def test_csv__class_only_in_test_split_has_no_training_samples(labels_csv: Path)
     labels_csv.write_text(labels_csv.read_text().replace("img/c.png,sad,test", "img/c.png,angry,test"))
 
     with pytest.raises(DataError, match=r"class\(es\) angry have no training samples"):
-        load_manifest(labels_csv)
+        require_trainable(load_manifest(labels_csv))
 
 
 def test_rafdb__codes_map_to_names_in_class_order_and_split_from_file_name(rafdb: Path) -> None:
@@ -450,3 +450,13 @@ def test_check_images__clean_data_passes_unchanged(labels_csv: Path) -> None:
 
     assert checked is manifest and skipped.empty
     assert isinstance(skipped, pd.DataFrame)
+
+
+def test_auto__folder_with_labels_csv_reads_the_csv(tmp_path):
+    (tmp_path / "images").mkdir()
+    for name in ("a.png", "b.png"):
+        Image.new("RGB", (8, 8)).save(tmp_path / "images" / name)
+    (tmp_path / "labels.csv").write_text("filepath,label\nimages/a.png,happy\nimages/b.png,sad\n")
+    result = import_data(tmp_path)
+    assert result.format == "csv"
+    assert result.manifest.table["label"].tolist() == ["happy", "sad"]

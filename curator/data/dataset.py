@@ -45,19 +45,37 @@ class ImageDataset(Dataset):
 
 
 class EpochBatches(Sampler[list[int]]):
-    """Shuffled mini-batches covering every sample once; a trailing batch of one joins the previous
-    batch (batch norm and the rank split both need at least two samples)."""
+    """Shuffled mini-batches covering every sample exactly once per epoch, optionally shared out
+    over `world` processes (distributed training).
 
-    def __init__(self, size: int, batch_size: int, generator: torch.Generator) -> None:
+    Every process draws the same permutation from `generator` (seed it identically on every
+    process) and cuts it into the same global batches of `batch_size`; process `rank` trains on
+    its contiguous share of each global batch (shares differ by at most one sample). So every
+    process takes the same number of steps, as DistributedDataParallel needs, and no sample is
+    padded in or repeated. A trailing batch too small to give each process two samples joins the
+    previous batch: batch norm and the rank split both need at least two samples.
+    """
+
+    def __init__(self, size: int, batch_size: int, generator: torch.Generator, *,
+                 rank: int = 0, world: int = 1) -> None:
         self.size, self.batch_size, self.generator = size, batch_size, generator
+        self.rank, self.world = rank, world
 
     def __len__(self) -> int:
-        full, rest = divmod(self.size, self.batch_size)
-        return full + (rest > 1 or (rest == 1 and full == 0))
+        return len(self._starts())
 
     def __iter__(self) -> Iterator[list[int]]:
+        # Eager on purpose: the permutation is drawn when the DataLoader calls iter(), as before.
         order = torch.randperm(self.size, generator=self.generator).tolist()
-        batches = [order[i:i + self.batch_size] for i in range(0, self.size, self.batch_size)]
-        if len(batches) > 1 and len(batches[-1]) == 1:
-            batches[-2] += batches.pop()
-        return iter(batches)
+        starts = self._starts()
+        ends = starts[1:] + [self.size]
+        return iter([self._share(order[start:end]) for start, end in zip(starts, ends)])
+
+    def _starts(self) -> list[int]:
+        starts = list(range(0, self.size, self.batch_size))
+        if len(starts) > 1 and self.size - starts[-1] < 2 * self.world:
+            starts.pop()
+        return starts
+
+    def _share(self, batch: list[int]) -> list[int]:
+        return batch[len(batch) * self.rank // self.world:len(batch) * (self.rank + 1) // self.world]

@@ -18,6 +18,7 @@ Auto-detection (`format="auto"`), first match wins:
 | a folder holding `fer2013new.csv`, or `FER2013Train/label.csv` (also under  | ferplus   |
 | `data/` or `images/`)                                                       |           |
 | a folder holding `fer2013.csv`                                              | fer2013   |
+| a folder holding `labels.csv` (read as that CSV)                            | csv       |
 | any other folder                                                            | folder    |
 | the file `fer2013new.csv`, or a `label.csv` inside `FER2013Train/` (`Valid`, `Test`) | ferplus |
 | a CSV with columns emotion, pixels                                          | fer2013   |
@@ -53,6 +54,8 @@ READERS: dict[str, Reader] = {
     "affectnet": read_affectnet,
 }
 FORMATS = ("auto", *READERS)
+# A folder holding this file is read as that CSV (e.g. sample_data/, or `curator prepare` output).
+LABELS_CSV = "labels.csv"
 # What PIL raises for a file it cannot decode (UnidentifiedImageError is an OSError).
 IMAGE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
@@ -94,6 +97,8 @@ def import_data(path: Path | str, *, format: str = "auto", label_column: str = "
         raise DataError(f"{path} does not exist; give a folder of class subfolders, a labels CSV "
                         "or a RAF-DB, FER2013, FERPlus or AffectNet folder")
     name = detect_format(path) if format == "auto" else format
+    if name == "csv" and path.is_dir():
+        path = path / LABELS_CSV
     options = ReadOptions(label_column=label_column,
                           cache_dir=Path(cache_dir) if cache_dir else None, skip_bad=skip_bad)
     parsed = READERS[name](path, options)
@@ -115,6 +120,8 @@ def detect_format(path: Path) -> str:
             return "ferplus"
         if (path / FER2013_CSV).is_file():
             return "fer2013"
+        if (path / LABELS_CSV).is_file():
+            return "csv"
         return "folder"
     if path.name == FERPLUS_CSV or (path.name == "label.csv"
                                     and path.parent.name in FERPLUS_FOLDERS.values()):

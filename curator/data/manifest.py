@@ -72,8 +72,8 @@ def validate(table: pd.DataFrame, classes: tuple[str, ...], source: str) -> None
     if len(table) == 0:
         raise DataError(f"{where}: the data set is empty; point curator at a folder or CSV "
                         "with labelled images")
-    if len(set(classes)) != len(classes) or len(classes) < 2:
-        raise DataError(f"{where}: need at least two distinct classes, got {list(classes)}")
+    if len(set(classes)) != len(classes):
+        raise DataError(f"{where}: the class list {list(classes)} names a class twice")
     known = set(classes)
     for column in ("label", "truth"):
         if column not in table:
@@ -94,10 +94,15 @@ def validate(table: pd.DataFrame, classes: tuple[str, ...], source: str) -> None
         row = int(duplicated.to_numpy().nonzero()[0][0])
         raise DataError(f"{where}: row {row + 1}: duplicate image path {table['filepath'].iloc[row]}; "
                         "each image may appear once")
-    train_labels = set(table.loc[table["split"] == "train", "label"])
-    if train_labels:
-        empty = [c for c in classes if c not in train_labels]
-        if empty:
-            raise DataError(f"{where}: class(es) {', '.join(empty)} have no training samples; "
-                            "add images or drop the class from the class list")
 
+
+def require_trainable(manifest: Manifest) -> None:
+    """Raise DataError unless there are two or more classes, each with training samples."""
+    where = manifest.source or "the data"
+    if len(manifest.classes) < 2:
+        raise DataError(f"{where}: need at least two classes to train, got {list(manifest.classes)}")
+    train_labels = set(manifest.table.loc[manifest.table["split"] == "train", "label"])
+    empty = [c for c in manifest.classes if c not in train_labels]
+    if empty:
+        raise DataError(f"{where}: class(es) {', '.join(empty)} have no training samples; "
+                        "add images or drop the class from the class list")

@@ -13,7 +13,7 @@ import pandas as pd
 from curator import runlog
 from curator.config import TrainConfig
 from curator.data.importers import check_images, import_data, load_manifest
-from curator.data.manifest import Manifest, build
+from curator.data.manifest import Manifest, build, require_trainable
 from curator.data.truth import attach_truth
 from curator.errors import DataError
 from curator.noise import inject_noise
@@ -41,6 +41,7 @@ def load_training_set(config: TrainConfig, run_dir: Path) -> tuple[Manifest, lis
         notes.append(f"injected noise: {flipped} training labels flipped ({config.inject_noise:.0%} "
                      f"per class, seed {config.seed}); the truth is kept in the run")
     manifest, bad = check_images(manifest, skip_bad=config.skip_bad)
+    require_trainable(manifest)
     if len(bad):
         runlog.atomic_write(Path(run_dir) / runlog.BAD_IMAGES, lambda tmp: bad.to_csv(tmp, index=False))
         notes.append(f"skipped {len(bad)} unreadable image(s), listed in {run_dir}/{runlog.BAD_IMAGES}")

@@ -1,0 +1,50 @@
+"""`curator train` from the command line on the shipped sample_data, and its one-line errors."""
+
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from curator import runlog
+from curator_cli.main import app
+
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
+runner = CliRunner()
+
+
+def test_train_sample_data__a_record_for_every_sample_and_epoch(tmp_path):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(SAMPLE_DATA), "--out", str(run), "--epochs", "2",
+                                 "--image-size", "64", "--no-pretrained", "--seed", "0",
+                                 "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "epoch   2" in result.output
+
+    labels = pd.read_csv(SAMPLE_DATA / "labels.csv")
+    records = runlog.read_epochs(run)
+    assert len(records) == 2 * len(labels)
+    assert records.groupby("epoch")["sample_id"].nunique().tolist() == [len(labels)] * 2
+    by_path = records[records["epoch"] == 1].set_index("filepath")["given_label"].astype(str)
+    expected = {str((SAMPLE_DATA / p).resolve()): label for p, label in zip(labels["filepath"], labels["label"])}
+    assert by_path.to_dict() == expected
+    assert runlog.read_config(run).backbone == "resnet18"
+
+
+def test_train__missing_data_is_one_clear_line(tmp_path):
+    result = runner.invoke(app, ["train", str(tmp_path / "nope"), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and "nope does not exist" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_train__bad_option_value_names_the_option(tmp_path):
+    result = runner.invoke(app, ["train", str(SAMPLE_DATA), "--out", str(tmp_path / "run"),
+                                 "--relabel-scope", "everything"])
+    assert result.exit_code == 1
+    assert "--relabel-scope must be one of low, batch" in result.output
+
+
+def test_train__resume_without_a_run_says_how_to_start_one(tmp_path):
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "run"), "--resume"])
+    assert result.exit_code == 1
+    assert "not a curator run directory" in result.output
