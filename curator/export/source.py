@@ -62,16 +62,6 @@ def read_decisions(source: Source) -> pd.DataFrame | None:
 
 def _dataset_run_dir(name: str) -> Path | None:
     """The run directory recorded in a review dataset's info, or None when no such dataset."""
-    from curator import review  # sets FiftyOne's offline options before importing it
-    from curator.review import schema
+    from curator import review  # FiftyOne behind it: imported only for a dataset source
 
-    import fiftyone as fo  # only a dataset source needs FiftyOne
-
-    review.connect()
-    if name not in fo.list_datasets():
-        return None
-    run_dir = fo.load_dataset(name).info.get(schema.INFO_RUN_DIR)
-    if not run_dir:
-        raise RunError(f"FiftyOne dataset {name!r} records no run directory; was it made by "
-                       "`curator review`?")
-    return runlog.require_run(Path(run_dir))
+    return review.run_dir_of(name)

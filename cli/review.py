@@ -1,0 +1,50 @@
+"""`curator review`: load a run into FiftyOne and open the App with the SCN review plugin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from curator_cli.common import user_errors
+
+console = Console()
+
+
+def review(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `curator train`.")],
+    dataset: Annotated[Optional[str], typer.Option(
+        help="FiftyOne dataset name (default: curator-<run folder name>).")] = None,
+    port: Annotated[int, typer.Option(help="Port the App listens on.")] = 5151,
+    address: Annotated[str, typer.Option(help="Address the App listens on.")] = "127.0.0.1",
+    launch: Annotated[bool, typer.Option(
+        "--launch/--no-launch", help="Open the App after loading (--no-launch: load only).")] = True,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace a dataset of that name made from another run (drops its decisions).")] = False,
+) -> None:
+    """Load RUN_DIR into a FiftyOne dataset (keeping review decisions) and serve the App."""
+    with user_errors():
+        from curator import review as library  # imports FiftyOne (~3 s): only for this command
+
+        if launch:
+            library.check_port(address, port)  # fail before a long load, not after
+        with console.status("Loading the run into FiftyOne..."):
+            loaded = library.load_run(run_dir, name=dataset, overwrite=overwrite)
+        _print_summary(loaded.name, library.summary(loaded))
+        if not launch:
+            return
+        session = library.launch(loaded, address=address, port=port)
+        console.print(f"Review in your browser: [bold]{library.app_url(loaded, address, port)}[/]"
+                      "  (Ctrl-C to stop)")
+        library.serve_forever(session)
+
+
+def _print_summary(name: str, counts: dict[str, int]) -> None:
+    table = Table(title=f"FiftyOne dataset {name!r}")
+    for key in counts:
+        table.add_column(key, justify="right")
+    table.add_row(*(f"{n:,}" for n in counts.values()))
+    console.print(table)
