@@ -11,7 +11,12 @@ so no extra inference pass is needed.
 - `ambiguity` = mean over epochs of 1 - (the sample's weight percentile within its epoch): SCN's
   attention weight measures how uncertain a face is, not whether its label is wrong.
 - `proposed_label` = the class other than the given one with the highest mean probability over
-  the last `window` epochs; proposed only where that mean beats the given label's mean.
+  the last `window` epochs; proposed only where that mean beats the given label's mean (the
+  proposal is expected to be right more often than the label it replaces) and the face is not
+  ambiguous. `confidence` is that mean probability.
+- `ambiguous` = no class, the given one included, reaches a mean probability of 0.5 over the
+  last `window` epochs: the network cannot tell what the face shows, so curator proposes no
+  relabel and flags the face for re-annotation instead.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from curator import runlog
 from curator.errors import RunError
 
 PROPOSAL_WINDOW = 5
+# A face whose best class stays under even odds is ambiguous: no proposal, flagged instead.
+AMBIGUOUS_BELOW = 0.5
 
 
 def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFrame:
@@ -32,7 +39,8 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
 
     Columns: sample_id, filepath, split, given_label, scn_label (SCN's label after its own
     relabels), pred_label, pred_prob, scn_weight, scn_weight_history (list), scn_low_epochs,
-    suspicion, ambiguity, proposed_label (missing where none), confidence, and truth when known.
+    suspicion, ambiguity, ambiguous, proposed_label (missing where none), confidence, and truth
+    when known.
     """
     run_dir = runlog.require_run(run_dir)
     manifest = runlog.read_manifest(run_dir)
@@ -48,7 +56,9 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
     given = last["given_label"].to_numpy(np.int64)
 
     suspicion = suspicion_score(probs, given)
+    ambiguous = probs[-window:].mean(axis=0).max(axis=1) < AMBIGUOUS_BELOW
     proposed, confidence = propose(probs[-window:], given)
+    proposed[ambiguous] = runlog.NO_LABEL
     ids = last["sample_id"].to_numpy()
     table = manifest.table.set_index("sample_id").loc[ids]
     classes = list(manifest.classes)
@@ -66,6 +76,7 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
         "scn_low_epochs": (~high).sum(axis=0),
         "suspicion": suspicion,
         "ambiguity": ambiguity_score(weights),
+        "ambiguous": ambiguous,
         "proposed_label": names(proposed, classes),
         "confidence": np.where(proposed >= 0, confidence, np.nan),
     })

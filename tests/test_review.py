@@ -355,7 +355,7 @@ def test_review_summary__counts_every_status(plugin, dataset):
     counts = run_operator("review_summary", dataset, params={"view_target": "DATASET"})
 
     assert counts == {"pending": N_TRAIN - 5, "accepted": 0, "rejected": 2, "edited": 3,
-                      "proposals": len(dataset.exists("scn_relabel"))}
+                      "ambiguous": 0, "proposals": len(dataset.exists("scn_relabel"))}
     assert list(counts)[:len(review.STATUSES)] == list(review.STATUSES)
 
 
@@ -387,3 +387,22 @@ def test_cli_review__a_database_that_cannot_be_reached_is_one_clear_error(run_di
     assert done.returncode == 1, done.stdout
     assert "error: cannot reach FiftyOne's database" in done.stderr
     assert "FIFTYONE_DATABASE_URI" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_mark_ambiguous__sends_selected_faces_to_re_annotation(plugin, dataset):
+    chosen = dataset.take(2, seed=3).values("id")
+
+    result = run_operator("mark_ambiguous", dataset, selected=chosen,
+                          params={"view_target": "SELECTED_SAMPLES"})
+
+    assert result["updated"] == 2
+    marked = dataset.select(chosen)
+    assert set(marked.values(schema.STATUS)) == {schema.AMBIGUOUS}
+    assert set(marked.values(schema.REVIEWED_LABEL)) == {None}
+
+
+def test_load__flags_ambiguous_faces_without_proposals(dataset):
+    flagged = dataset.match(F(schema.AMBIGUOUS_FLAG))
+    assert len(flagged) > 0, "the synthetic run has faces whose best class stays under 0.5"
+    assert len(flagged.exists(schema.RELABEL)) == 0
+    assert len(dataset.load_saved_view("ambiguous faces")) == len(flagged)

@@ -24,7 +24,8 @@ from synthetic_run import make_run
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))),
                 None)
 PLUGIN = "@curator/scn-review"
-OPERATORS = ("accept_relabel", "reject_relabel", "set_label", "reset_review", "review_summary")
+OPERATORS = ("accept_relabel", "reject_relabel", "set_label", "mark_ambiguous", "reset_review",
+             "review_summary")
 N_TRAIN = 8
 
 pytestmark = [

@@ -15,7 +15,8 @@ import os
 # curator runs offline; FiftyOne's usage tracking would only try the network.
 os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
 
-from curator.review.actions import Outcome, accept, reject, reset, set_label, summary  # noqa: E402
+from curator.review.actions import (  # noqa: E402
+    Outcome, accept, mark_ambiguous, reject, reset, set_label, summary)
 from curator.review.app import (  # noqa: E402
     app_url, check_port, free_port, launch, plugin_dir, serve_forever, use_plugin)
 from curator.review.dataset import (  # noqa: E402
@@ -23,6 +24,6 @@ from curator.review.dataset import (  # noqa: E402
 from curator.review.schema import STATUSES  # noqa: E402
 
 __all__ = ["Outcome", "STATUSES", "accept", "app_url", "check_port", "connect", "default_name",
-           "free_port", "launch", "load_run", "plugin_dir", "read_decisions", "reject", "reset",
+           "free_port", "launch", "load_run", "mark_ambiguous", "plugin_dir", "read_decisions", "reject", "reset",
            "run_dir_of", "serve_forever",
            "set_label", "summary", "use_plugin"]

@@ -8,6 +8,7 @@ its fields in one database aggregation (`set_field(...).save()`), not sample by 
 - `reject`: keep the original label (`ground_truth`); on a sample without a proposal this
   records that a reviewer checked the given label.
 - `set_label`: the reviewer's own class (status `edited`).
+- `mark_ambiguous`: no label is right enough; the face goes to re-annotation (status `ambiguous`).
 - `reset`: back to `pending`, no reviewed label.
 """
 
@@ -61,6 +62,12 @@ def set_label(samples: Collection, label: str) -> Outcome:
     if label not in classes:
         raise ReviewError(f"label {label!r} is not one of the run's classes: {', '.join(classes)}")
     return Outcome(_write(samples, schema.EDITED, F.literal(label)))
+
+
+def mark_ambiguous(samples: Collection) -> Outcome:
+    """Send the faces to re-annotation: status `ambiguous`, no reviewed label."""
+    _require_review_fields(samples)
+    return Outcome(_write(samples, schema.AMBIGUOUS, F.literal(None)))
 
 
 def reset(samples: Collection) -> Outcome:

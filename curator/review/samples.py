@@ -42,6 +42,7 @@ def documents(scores: pd.DataFrame, decisions: dict[int, Decision], *,
         "low_epochs": scores["scn_low_epochs"].astype(int).tolist(),
         "suspicion": scores["suspicion"].astype(float).tolist(),
         "ambiguity": scores["ambiguity"].astype(float).tolist(),
+        "ambiguous": scores["ambiguous"].astype(bool).tolist(),
         "truth": _names(scores["truth"]) if with_truth else [None] * len(scores),
         # FiftyOne's random key for take()/shuffle(), in the range it draws its own from
         "rand": (0.999 + 0.001 * np.random.default_rng(seed).random(len(scores))).tolist(),
@@ -64,6 +65,7 @@ def documents(scores: pd.DataFrame, decisions: dict[int, Decision], *,
             schema.LOW_EPOCHS: value["low_epochs"],
             schema.SUSPICION: value["suspicion"],
             schema.AMBIGUITY: value["ambiguity"],
+            schema.AMBIGUOUS_FLAG: value["ambiguous"],
             schema.STATUS: decision.status,
         }
         if value["proposed"] is not None:

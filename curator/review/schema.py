@@ -20,8 +20,9 @@ PENDING = "pending"
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 EDITED = "edited"
+AMBIGUOUS = "ambiguous"  # the reviewer sends the face to re-annotation: no label is right enough
 # The one list of review statuses: export, summaries and the App plugin all read it.
-STATUSES = (PENDING, ACCEPTED, REJECTED, EDITED)
+STATUSES = (PENDING, ACCEPTED, REJECTED, EDITED, AMBIGUOUS)
 
 SAMPLE_ID = "sample_id"
 GROUND_TRUTH = "ground_truth"
@@ -32,6 +33,7 @@ WEIGHT_HISTORY = "scn_weight_history"
 LOW_EPOCHS = "scn_low_epochs"
 SUSPICION = "suspicion"
 AMBIGUITY = "ambiguity"
+AMBIGUOUS_FLAG = "scn_ambiguous"
 NOISE_TRUTH = "noise_truth"
 STATUS = "review_status"
 REVIEWED_LABEL = "reviewed_label"
@@ -50,6 +52,7 @@ PRIMITIVE_FIELDS: dict[str, tuple[type, type | None]] = {
     LOW_EPOCHS: (fo.IntField, None),
     SUSPICION: (fo.FloatField, None),
     AMBIGUITY: (fo.FloatField, None),
+    AMBIGUOUS_FLAG: (fo.BooleanField, None),
     STATUS: (fo.StringField, None),
     REVIEWED_LABEL: (fo.StringField, None),
 }
@@ -60,6 +63,7 @@ SAVED_VIEWS: dict[str, Callable[[fo.Dataset], fo.DatasetView]] = {
     "pending review": lambda d: d.match(F(STATUS) == PENDING).sort_by(SUSPICION, reverse=True),
     "most suspicious first": lambda d: d.sort_by(SUSPICION, reverse=True),
     "most ambiguous first": lambda d: d.sort_by(AMBIGUITY, reverse=True),
+    "ambiguous faces": lambda d: d.match(F(AMBIGUOUS_FLAG)).sort_by(AMBIGUITY, reverse=True),
 }
 
 
@@ -75,7 +79,7 @@ def declare_fields(dataset: fo.Dataset, *, with_truth: bool) -> None:
 
 # The App's sidebar shows these first, under one heading, with the review status expanded.
 SIDEBAR_GROUP = "scn review"
-SIDEBAR_PATHS = (STATUS, REVIEWED_LABEL, SUSPICION, AMBIGUITY, WEIGHT, LOW_EPOCHS, WEIGHT_HISTORY,
+SIDEBAR_PATHS = (STATUS, REVIEWED_LABEL, SUSPICION, AMBIGUITY, AMBIGUOUS_FLAG, WEIGHT, LOW_EPOCHS, WEIGHT_HISTORY,
                  SAMPLE_ID)
 
 

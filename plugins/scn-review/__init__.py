@@ -83,6 +83,15 @@ class SetLabel(_ReviewOperator):
         return review.set_label(samples, ctx.params["label"])
 
 
+class MarkAmbiguous(_ReviewOperator):
+    CONFIG = dict(name="mark_ambiguous", label="SCN review: mark ambiguous", icon="help",
+                  description="No label is right enough: send to re-annotation (status: ambiguous)")
+    action_description = "Send to re-annotation"
+
+    def act(self, ctx, samples):
+        return review.mark_ambiguous(samples)
+
+
 class ResetReview(_ReviewOperator):
     CONFIG = dict(name="reset_review", label="SCN review: reset", icon="undo",
                   description="Back to pending, forgetting the decision")
@@ -108,5 +117,6 @@ class ReviewSummary(_ReviewOperator):
 
 
 def register(p):
-    for operator in (AcceptRelabel, RejectRelabel, SetLabel, ResetReview, ReviewSummary):
+    for operator in (AcceptRelabel, RejectRelabel, SetLabel, MarkAmbiguous, ResetReview,
+                     ReviewSummary):
         p.register(operator)
