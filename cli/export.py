@@ -19,6 +19,7 @@ def export(
     out: Annotated[Path, Opt("--out", "-o", help="File (csv) or folder (folder, rafdb) to write.")],
     policy: Annotated[str, Opt(help="For proposals nobody reviewed: keep (original label) | accept-proposals.")] = "keep",
     min_confidence: Annotated[Optional[float], Opt(help="With accept-proposals: only take proposals at least this confident.")] = None,
+    ambiguous: Annotated[str, Opt(help="Ambiguous faces: keep (original label) | drop | list (also write a re-annotation list).")] = "keep",
     output_format: Annotated[str, Opt("--format", help="csv | folder (class-per-folder links) | rafdb (EmoLabel + Image/aligned).")] = "csv",
     copy: Annotated[bool, Opt("--copy", help="Copy images into folder/rafdb trees instead of linking them.")] = False,
     force: Annotated[bool, Opt("--force", help="Replace an existing output.")] = False,
@@ -30,7 +31,7 @@ def export(
 
     with user_errors():
         table = export_labels(source, out, policy=policy, min_confidence=min_confidence,
-                              fmt=output_format, copy=copy, force=force, partial=partial)
+                              ambiguous=ambiguous, fmt=output_format, copy=copy, force=force, partial=partial)
     console = Console()
     changes = label_changes(table)
     summary = Table(title=f"{int(changes['count'].sum())} changed labels")

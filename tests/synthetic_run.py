@@ -47,7 +47,7 @@ def make_run(root: Path, *, n_train: int = 24, n_val: int = 0, epochs: int = 3,
     current = given_idx[:n_train].copy()
     for epoch in range(1, epochs + 1):
         logits = rng.normal(0, 1.5, (n_train, k))
-        logits[ids, true_idx[:n_train]] += 0.5 + 0.2 * epoch
+        logits[ids, true_idx[:n_train]] += 2.0 + 0.2 * epoch
         logits[ids, given_idx[:n_train]] += 0.3 * epoch  # the network slowly memorises flips
         probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
         weight = np.clip(rng.normal(0.7, 0.1, n_train) - 0.4 * flipped[:n_train], 0.01, 0.99)

@@ -16,7 +16,7 @@ from curator.export import cleaned_labels, export, label_changes
 from curator.scores import sample_scores
 from synthetic_run import make_run
 
-N_TRAIN, N_VAL = 24, 4
+N_TRAIN, N_VAL = 40, 4
 
 
 @pytest.fixture
@@ -45,8 +45,11 @@ def test_export_keep__keeps_every_label_and_marks_proposals_pending(run_dir, out
     assert (table["final_label"] == table["original_label"]).all()
     train = _train_rows(table)
     assert set(train.loc[train["proposed_label"].notna(), "status"]) == {"pending"}
-    assert set(train.loc[train["proposed_label"].isna(), "status"]) == {"unchanged"}
-    assert train["proposed_label"].notna().any()
+    flagged = sample_scores(run_dir).set_index("filepath")["ambiguous"]
+    without = train[train["proposed_label"].isna()]
+    expected = np.where(flagged.loc[without["filepath"]].to_numpy(), "ambiguous", "unchanged")
+    assert without["status"].tolist() == expected.tolist()
+    assert train["proposed_label"].notna().any() and (without["status"] == "ambiguous").any()
 
 
 def test_export_accept_proposals__takes_every_proposal_as_auto(run_dir, out_dir):
@@ -69,6 +72,22 @@ def test_export_min_confidence__leaves_unsure_proposals_pending(run_dir, out_dir
     assert set(proposed.loc[sure, "status"]) == {"auto"}
     assert set(proposed.loc[~sure, "status"]) == {"pending"}
     assert (proposed.loc[~sure, "final_label"] == proposed.loc[~sure, "original_label"]).all()
+
+
+def test_export_ambiguous_drop__leaves_the_ambiguous_faces_out(run_dir, out_dir):
+    export(run_dir, out_dir / "all.csv")
+    kept = pd.read_csv(out_dir / "all.csv")
+    export(run_dir, out_dir / "dropped.csv", ambiguous="drop")
+    dropped = pd.read_csv(out_dir / "dropped.csv")
+    assert len(dropped) == len(kept) - (kept["status"] == "ambiguous").sum() < len(kept)
+    assert "ambiguous" not in set(dropped["status"])
+
+
+def test_export_ambiguous_list__writes_the_re_annotation_list_beside_the_csv(run_dir, out_dir):
+    table = export(run_dir, out_dir / "cleaned.csv", ambiguous="list")
+    listed = pd.read_csv(out_dir / "cleaned.ambiguous.csv")
+    assert listed["filepath"].tolist() == table.loc[table["status"] == "ambiguous", "filepath"].tolist()
+    assert list(listed.columns) == ["filepath", "original_label", "ambiguity"]
 
 
 def test_export_csv__one_row_per_sample_with_absolute_paths_and_the_run_scores(run_dir, out_dir):
@@ -169,6 +188,7 @@ def test_export__output_in_a_missing_folder_is_a_clear_error(run_dir, out_dir):
     (dict(min_confidence=0.5), "--min-confidence only limits --policy accept-proposals"),
     (dict(policy="accept-proposals", min_confidence=1.5), r"--min-confidence must lie in \[0, 1\]"),
     (dict(copy=True), "--copy applies to image trees"),
+    (dict(ambiguous="ignore"), "unknown --ambiguous 'ignore'; choose one of: keep, drop, list"),
 ])
 def test_export__bad_options_are_refused_before_writing(run_dir, out_dir, options, message):
     with pytest.raises(CuratorError, match=message):
@@ -195,7 +215,8 @@ def _decisions(table: pd.DataFrame, **by_status: list[int]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["sample_id", "review_status", "reviewed_label"])
 
 
-def test_cleaned_labels__review_decisions_win_and_set_the_final_label(run_dir):
+def test_cleaned_labels__review_decisions_win_and_set_the_final_label(tmp_path):
+    run_dir = make_run(tmp_path / "data", n_train=60, epochs=3)
     scores = sample_scores(run_dir)
     manifest = runlog.read_manifest(run_dir)
     proposed = np.flatnonzero(scores["proposed_label"].notna().to_numpy())

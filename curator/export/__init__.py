@@ -19,18 +19,19 @@ from curator.export.writers import FORMATS, IMAGE_TREES, rafdb_id, write_csv
 from curator.outputs import prepare_output
 from curator.scores import sample_scores
 
-__all__ = ["FORMATS", "POLICIES", "STATUSES", "Source", "cleaned_labels", "export",
+__all__ = ["FORMATS", "POLICIES", "STATUSES", "Source", "ambiguous_list_path", "cleaned_labels", "export",
            "label_changes", "rafdb_id", "resolve_source"]
 
 
 def export(source: str | Path, out: Path, *, policy: str = "keep",
-           min_confidence: float | None = None, fmt: str = "csv", copy: bool = False,
-           force: bool = False, partial: bool = False) -> pd.DataFrame:
+           min_confidence: float | None = None, ambiguous: str = "keep", fmt: str = "csv",
+           copy: bool = False, force: bool = False, partial: bool = False) -> pd.DataFrame:
     """Write the cleaned data set of SOURCE (run directory or review dataset) to `out`.
 
-    Returns the cleaned table that was written (see `labels.cleaned_labels`).
+    Ambiguous faces keep their label (`keep`), are left out (`drop`), or are kept and also
+    listed for re-annotation in `ambiguous_list_path(out)` (`list`). Returns the table written.
     """
-    check_policy(policy, min_confidence)
+    check_policy(policy, min_confidence, ambiguous)
     _check_format(fmt, copy)
     prepare_output(Path(out), force=force, folder=fmt != "csv")
     where = resolve_source(source)
@@ -38,11 +39,22 @@ def export(source: str | Path, out: Path, *, policy: str = "keep",
     table = cleaned_labels(sample_scores(where.run_dir), runlog.read_manifest(where.run_dir),
                            decisions=read_decisions(where), policy=policy,
                            min_confidence=min_confidence)
+    if ambiguous == "drop":
+        table = table[table["status"] != "ambiguous"].reset_index(drop=True)
     if fmt == "csv":
         write_csv(table, Path(out))
     else:
         IMAGE_TREES[fmt](table, Path(out), copy=copy)
+    if ambiguous == "list":
+        faces = table.loc[table["status"] == "ambiguous", ["filepath", "original_label", "ambiguity"]]
+        runlog.atomic_write(ambiguous_list_path(Path(out), fmt),
+                            lambda tmp: faces.to_csv(tmp, index=False))
     return table
+
+
+def ambiguous_list_path(out: Path, fmt: str = "csv") -> Path:
+    """Where `--ambiguous list` writes the faces to re-annotate: beside a CSV, inside a tree."""
+    return out.with_name(f"{out.stem}.ambiguous.csv") if fmt == "csv" else out / "ambiguous.csv"
 
 
 def _check_format(fmt: str, copy: bool) -> None:

@@ -10,6 +10,8 @@
 | accepted   | proposed    | a reviewer accepted the proposal                                 |
 | rejected   | original    | a reviewer rejected the proposal                                 |
 | edited     | reviewed    | a reviewer set the label by hand                                 |
+| ambiguous  | original    | no label is right enough (flagged by curator or by a reviewer): |
+|            |             | re-annotate; `--ambiguous drop` leaves these rows out            |
 | held-out   | original    | a validation/test sample: not trained on, so never scored        |
 
 A policy only acts on `pending` samples: review decisions always win.
@@ -24,8 +26,11 @@ from curator.data.manifest import Manifest
 from curator.errors import CuratorError, ReviewError
 
 POLICIES = ("keep", "accept-proposals")
-REVIEW_STATUSES = ("pending", "accepted", "rejected", "edited")
-STATUSES = ("unchanged", "pending", "auto", "accepted", "rejected", "edited", "held-out")
+AMBIGUOUS_CHOICES = ("keep", "drop", "list")
+# The statuses a review dataset can hold (curator.review.schema.STATUSES, without importing FiftyOne).
+REVIEW_STATUSES = ("pending", "accepted", "rejected", "edited", "ambiguous")
+STATUSES = ("unchanged", "pending", "auto", "accepted", "rejected", "edited", "ambiguous",
+            "held-out")
 SCORE_COLUMNS = ("scn_weight", "suspicion", "ambiguity", "confidence")
 
 
@@ -43,6 +48,7 @@ def cleaned_labels(scores: pd.DataFrame, manifest: Manifest, *,
     proposed = scores["proposed_label"].to_numpy(dtype=object, na_value=None)
     has_proposal = scores["proposed_label"].notna().to_numpy()
     status, reviewed = _review_status(scores, decisions, manifest.classes)
+    status[(status == "pending") & scores["ambiguous"].to_numpy(bool)] = "ambiguous"
     status[(status == "pending") & ~has_proposal] = "unchanged"
     if policy == "accept-proposals":
         sure = scores["confidence"].to_numpy() >= (min_confidence or 0.0)
@@ -65,8 +71,11 @@ def cleaned_labels(scores: pd.DataFrame, manifest: Manifest, *,
     return pd.concat([table, held_out], ignore_index=True) if len(held_out) else table
 
 
-def check_policy(policy: str, min_confidence: float | None) -> None:
+def check_policy(policy: str, min_confidence: float | None, ambiguous: str = "keep") -> None:
     """Raise CuratorError for an unknown policy or a --min-confidence it cannot use."""
+    if ambiguous not in AMBIGUOUS_CHOICES:
+        raise CuratorError(f"unknown --ambiguous {ambiguous!r}; choose one of: "
+                           f"{', '.join(AMBIGUOUS_CHOICES)}")
     if policy not in POLICIES:
         raise CuratorError(f"unknown --policy {policy!r}; choose one of: {', '.join(POLICIES)}")
     if min_confidence is None:
