@@ -1,4 +1,7 @@
-"""`curator train`: options map 1:1 onto TrainConfig; the recipe fills whatever is not given."""
+"""`curator train`: options map 1:1 onto TrainConfig; the recipe fills whatever is not given.
+
+`--nproc N` starts N copies of this command under torchrun (same options, minus --nproc).
+"""
 
 from __future__ import annotations
 
@@ -55,11 +58,13 @@ def train(
     amp: Annotated[bool, Opt("--amp/--no-amp", help="Mixed precision on CUDA.")] = True,
     workers: Annotated[int, Opt(help="Data-loading worker processes.")] = 0,
     seed: Annotated[int, Opt(help="Random seed (CPU runs are deterministic).")] = 0,
+    nproc: Annotated[int, Opt(help="Training processes to start on this machine, e.g. one per GPU (torchrun; see docs/DISTRIBUTED.md).")] = 1,
 ) -> None:
     """Train SCN on labelled faces and record every sample's weight, prediction and relabel per epoch."""
     from curator.config import TrainConfig
     from curator.errors import CuratorError
     from curator.progress import RichReporter
+    from curator.train.distributed import is_main_process, launch
     from curator.train.run import resume as resume_training
     from curator.train.run import train as start_training
 
@@ -76,20 +81,45 @@ def train(
     with user_errors():
         options["milestones"] = _milestones(milestones)
         if resume:
-            given = {PARAM_OF.get(k, k) for k in ctx.params
-                     if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
+            given = {PARAM_OF.get(k, k) for k in _given_names(ctx)}
             config = {k: v for k, v in options.items() if k in given}
         elif data is None:
             raise CuratorError("give the DATA to train on (or --resume an existing run)")
         else:
             config = TrainConfig.from_recipe(**options)
+        if nproc != 1:  # process 0 of the launched ones reports
+            launch(nproc, ["-m", "curator_cli.main", "train", *_given_arguments(ctx)], out)
+            return
         reporter = RichReporter()
         if resume:
             run_dir = resume_training(out, config, reporter=reporter)
         else:
             run_dir = start_training(config, out, reporter=reporter)
-        reporter.note(f"run written to {run_dir}; next: `curator review {run_dir}` or "
-                      f"`curator export {run_dir} --out cleaned.csv`")
+        if is_main_process():
+            reporter.note(f"run written to {run_dir}; next: `curator review {run_dir}` or "
+                          f"`curator export {run_dir} --out cleaned.csv`")
+
+
+def _given_names(ctx: typer.Context) -> set[str]:
+    """Names of the parameters given on the command line (not left at their defaults)."""
+    return {name for name in ctx.params
+            if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"}
+
+
+def _given_arguments(ctx: typer.Context) -> list[str]:
+    """The arguments given on this command line, less --nproc: what each launched process gets."""
+    given, names = [], _given_names(ctx) - {"nproc"}
+    for param in ctx.command.params:
+        if param.name not in names:
+            continue
+        value = ctx.params[param.name]
+        if param.param_type_name == "argument":
+            given.append(str(value))
+        elif param.is_flag:
+            given.append(param.opts[0] if value else param.secondary_opts[0])
+        else:
+            given += [param.opts[0], str(value)]
+    return given
 
 
 def _milestones(text: str | None) -> tuple[int, ...] | None:

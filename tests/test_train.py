@@ -57,7 +57,7 @@ def test_train__records_every_sample_once_per_epoch(tiny_folder, tmp_path):
 
 
 def test_train__relabels_change_the_training_label_from_relabel_epoch_on(tiny_folder, tmp_path):
-    run = train(tiny_config(tiny_folder, epochs=4), tmp_path / "run")
+    run = train(tiny_config(tiny_folder, epochs=4, inject_noise=0.3), tmp_path / "run")
     raw = all_records(run)
     first = raw[raw["epoch"] == 1]
     assert (first["current_label"] == first["given_label"]).all()

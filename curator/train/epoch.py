@@ -4,12 +4,17 @@ The record of a sample is taken in its own training step (the *training pass*): 
 are the classifier's softmax before the attention weighting, `current_label` is the label it was
 trained on in this epoch, and `proposed_label` is what SCN's relabel rule says at that step
 (applied to the shared label table only from `relabel_epoch` on, as in the paper).
+
+Relabels are applied to the label table at the end of the epoch (`apply_relabels`), once the
+records of every process are combined. Since each sample is trained on exactly once per epoch,
+this is the same as applying them step by step: a relabel can only matter in the next epoch.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -17,6 +22,8 @@ from torch import Tensor, nn
 
 from curator.config import TrainConfig
 from curator.scn import losses
+from curator.scn.model import SCN
+from curator.train.distributed import average_gradients
 
 
 @dataclass
@@ -37,6 +44,26 @@ class EpochRecords:
                    np.full(n, -1, np.int16), np.full(n, -1, np.int16),
                    np.zeros((n, num_classes), np.float16))
 
+    def trained_part(self) -> tuple[np.ndarray, "EpochRecords"]:
+        """(positions, their records) of the samples this process trained on (pred_label is -1
+        until a sample is recorded): what it sends to the other processes."""
+        positions = np.flatnonzero(self.pred_label >= 0)
+        return positions, EpochRecords(*(getattr(self, f.name)[positions] for f in fields(self)))
+
+    @classmethod
+    def combine(cls, parts: list[tuple[np.ndarray, "EpochRecords"]], labels: np.ndarray,
+                num_classes: int) -> "EpochRecords":
+        """The whole epoch from every process's `trained_part`; each sample must be in exactly one."""
+        whole = cls.empty(labels, num_classes)
+        for positions, part in parts:
+            for f in fields(cls):
+                getattr(whole, f.name)[positions] = getattr(part, f.name)
+        counts = np.bincount(np.concatenate([p for p, _ in parts]), minlength=len(labels))
+        if (counts != 1).any():
+            raise RuntimeError(f"epoch records cover {int((counts == 0).sum())} sample(s) never and "
+                               f"{int((counts > 1).sum())} more than once; the batch sampler is broken")
+        return whole
+
 
 @dataclass
 class EpochStats:
@@ -53,6 +80,15 @@ class EpochStats:
     proposals: int = 0
     batch_gaps: list[float] = field(default_factory=list)
 
+    @classmethod
+    def combine(cls, parts: list["EpochStats"]) -> "EpochStats":
+        """The sums of every process's stats (batch gaps in rank order)."""
+        total = cls()
+        for part in parts:
+            for f in fields(cls):
+                setattr(total, f.name, getattr(total, f.name) + getattr(part, f.name))
+        return total
+
 
 class Margin(nn.Module):
     """delta_1 of the RR loss: a constant, or a learnable scalar (clamped at 0) with --learn-margin."""
@@ -65,45 +101,57 @@ class Margin(nn.Module):
         return self.value.clamp(min=0.0)
 
 
-def train_epoch(model: nn.Module, margin: Margin, loader, labels: np.ndarray, epoch: int,
-                config: TrainConfig, optimizer: torch.optim.Optimizer, device: torch.device,
-                scaler: torch.amp.GradScaler | None, advance=lambda: None) -> tuple[EpochRecords, EpochStats]:
-    """Train one epoch; mutates `labels` (the shared label table) when relabels are applied."""
-    model.train()
-    records = EpochRecords.empty(labels, model.fc.out_features)
+@dataclass
+class Learner:
+    """What an epoch trains: the model, the network that runs it (DDP-wrapped when distributed),
+    delta_1, the optimiser and, for float16 autocast, the gradient scaler."""
+
+    model: SCN
+    network: nn.Module
+    margin: Margin
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler | None
+    device: torch.device
+
+    def step(self, loss: Tensor) -> None:
+        """One optimiser step on `loss` (DDP averages the gradients over processes on the way)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        average_gradients(self.network, self.margin.parameters())
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+
+
+def train_epoch(learner: Learner, loader, labels: np.ndarray, config: TrainConfig,
+                advance: Callable[[], None] = lambda: None) -> tuple[EpochRecords, EpochStats]:
+    """Train one epoch on the batches of `loader`; records what happened to each of them."""
+    device = learner.device
+    learner.network.train()
+    records = EpochRecords.empty(labels, learner.model.fc.out_features)
     stats = EpochStats()
-    apply_relabels = config.method == "scn" and config.relabel and epoch >= config.relabel_epoch
     for images, index in loader:
         images = images.to(device, non_blocking=True)
         if device.type == "cuda":
             images = images.contiguous(memory_format=torch.channels_last)
         targets = torch.as_tensor(labels[index.numpy()], device=device)
         with _autocast(device, config.amp):
-            alpha, logits = model(images)
+            alpha, logits = learner.network(images)
         alpha, logits = alpha.float(), logits.float()
         if config.method == "scn":
             high = losses.split_groups(alpha, config.beta)
-            loss, wce, rr = losses.scn_loss(logits, alpha, targets, high, margin=margin(),
+            loss, wce, rr = losses.scn_loss(logits, alpha, targets, high, margin=learner.margin(),
                                             gamma=config.gamma)
         else:
             high = torch.ones_like(alpha, dtype=torch.bool)
             loss = wce = nn.functional.cross_entropy(logits, targets)
             rr = torch.zeros(())
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
+        learner.step(loss)
         with torch.no_grad():
             proposed = _proposals(logits, alpha, targets, high, config)
         _record(records, stats, index.numpy(), alpha, high, logits, proposed, targets)
-        if apply_relabels:
-            changed = proposed.cpu().numpy() >= 0
-            labels[index.numpy()[changed]] = proposed.cpu().numpy()[changed]
-            stats.relabels += int(changed.sum())
         stats.loss += loss.item() * len(index)
         stats.wce += wce.item() * len(index)
         stats.rr += rr.item() * len(index)
@@ -111,6 +159,16 @@ def train_epoch(model: nn.Module, margin: Margin, loader, labels: np.ndarray, ep
         stats.batches += 1
         advance()
     return records, stats
+
+
+def apply_relabels(labels: np.ndarray, records: EpochRecords, epoch: int, config: TrainConfig) -> int:
+    """Write the epoch's relabel proposals into the label table (from `relabel_epoch` on, SCN
+    with --relabel only); returns how many labels changed hands."""
+    if not (config.method == "scn" and config.relabel and epoch >= config.relabel_epoch):
+        return 0
+    changed = records.proposed_label >= 0
+    labels[changed] = records.proposed_label[changed]
+    return int(changed.sum())
 
 
 def _proposals(logits: Tensor, alpha: Tensor, targets: Tensor, high: Tensor,

@@ -1,0 +1,244 @@
+"""The epoch loop over one run directory (in one of `group.world` processes), and what it reports.
+
+Determinism: every epoch reseeds torch (model dropout, augmentation, worker seeds) and the data
+order from (seed, epoch), so a resumed CPU run reproduces the uninterrupted one record for record.
+Crash safety: per epoch, records -> metrics -> last.pt -> run.json, each written atomically;
+`last.pt` says how far the run got, and anything after it is redone on resume.
+Distributed (see curator.train.distributed and docs/DISTRIBUTED.md): `batch_size` is the global
+batch, shared out by EpochBatches; the data order is drawn alike on every process, augmentation
+per process (seed + rank * RANK_SEED_STRIDE); after each epoch the per-sample records of every
+process are combined on every process, relabels are applied to each process's copy of the label
+table, and rank 0 alone writes.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch.utils.data import DataLoader
+
+from curator import runlog
+from curator.config import TrainConfig
+from curator.data.dataset import EpochBatches, ImageDataset, make_transform
+from curator.data.manifest import Manifest
+from curator.errors import RunError
+from curator.scn.model import build_model
+from curator.train import checkpoint
+from curator.train.distributed import Group, share_buffers
+from curator.train.epoch import (EpochRecords, EpochStats, Learner, Margin, apply_relabels,
+                                 predict_probs, train_epoch)
+from curator.train.summary import epoch_metrics
+
+# Rank r reseeds augmentation and dropout with the single-process seed + r * RANK_SEED_STRIDE.
+RANK_SEED_STRIDE = 1_000_003
+# Below this many samples per process and step, the per-process rank regularization gets noisy.
+SMALL_LOCAL_BATCH = 32
+
+
+class Reporter(Protocol):
+    """What the trainer tells its user; the CLI passes a rich implementation."""
+
+    def note(self, text: str) -> None: ...
+    def start_epoch(self, epoch: int, epochs: int, batches: int) -> None: ...
+    def advance(self) -> None: ...
+    def end_epoch(self, metrics: dict) -> None: ...
+
+
+class SilentReporter:
+    """A Reporter that says nothing (tests, benchmarks)."""
+
+    def note(self, text: str) -> None: ...
+    def start_epoch(self, epoch: int, epochs: int, batches: int) -> None: ...
+    def advance(self) -> None: ...
+    def end_epoch(self, metrics: dict) -> None: ...
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA when available; `cuda` without a GPU is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RunError("--device cuda: no CUDA GPU is visible to PyTorch; use --device cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    """The epoch loop over one run directory, in one of `group.world` processes."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path, manifest: Manifest, reporter: Reporter,
+                 group: Group):
+        self.config, self.run_dir, self.reporter, self.group = config, run_dir, reporter, group
+        self.device = group.device(resolve_device(config.device))
+        self.train_rows = manifest.table[manifest.table["split"] == "train"]
+        self.sample_ids = self.train_rows["sample_id"].to_numpy()
+        self.given = manifest.label_indices().to_numpy()[self.sample_ids]
+        self.labels = self.given.copy()
+        val_rows = _validation_rows(manifest)
+        self.val_size = len(val_rows)
+        val_rows = val_rows.iloc[group.rank::group.world]  # each process checks every world-th row
+        self.val_labels = manifest.label_indices().to_numpy()[val_rows["sample_id"].to_numpy()]
+        self.val_loader = self._val_loader(val_rows)
+        self.num_classes = len(manifest.classes)
+        torch.manual_seed(config.seed)  # the initial weights
+        model, weights_note = build_model(config, self.num_classes)
+        model.to(self.device)
+        if self.device.type == "cuda":
+            model.to(memory_format=torch.channels_last)
+        margin = Margin(config.margin_1, config.learn_margin).to(self.device)
+        params = list(model.parameters()) + ([margin.value] if config.learn_margin else [])
+        optimizer = _optimizer(config, params)
+        self.scheduler = _scheduler(config, optimizer)
+        use_scaler = self.device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()
+        self.learner = Learner(model, group.data_parallel(model, self.device), margin, optimizer,
+                               torch.amp.GradScaler("cuda") if use_scaler else None, self.device)
+        self.best_accuracy = -1.0
+        processes = f" x {group.world} processes" if group.world > 1 else ""
+        reporter.note(f"{len(self.sample_ids)} training samples, {self.val_size} validation, "
+                      f"{len(manifest.classes)} classes; {weights_note}; device "
+                      f"{self.device.type}{processes}")
+        if 1 < group.world and config.batch_size // group.world < SMALL_LOCAL_BATCH:
+            reporter.note(f"note: --batch-size {config.batch_size} gives each of the {group.world} "
+                          f"processes ~{config.batch_size // group.world} samples per step; the "
+                          "rank regularization is computed per process and gets noisy below "
+                          f"{SMALL_LOCAL_BATCH} (docs/DISTRIBUTED.md)")
+
+    def fit(self, *, resume: bool) -> None:
+        start = self._restore() + 1 if resume else 1
+        if self.group.is_main:
+            runlog.write_info(self.run_dir, state="training")
+        for epoch in range(start, self.config.epochs + 1):
+            self._epoch(epoch)
+        if self.group.is_main:
+            runlog.write_info(self.run_dir, state="finished")
+
+    def _epoch(self, epoch: int) -> None:
+        config, learner = self.config, self.learner
+        seed = config.seed * 100_003 + epoch + RANK_SEED_STRIDE * self.group.rank
+        torch.manual_seed(seed)
+        loader = self._train_loader(epoch, augmentation=torch.Generator().manual_seed(seed))
+        self.reporter.start_epoch(epoch, config.epochs, len(loader))
+        started = time.perf_counter()
+        lr = learner.optimizer.param_groups[0]["lr"]
+        records, stats = train_epoch(learner, loader, self.labels, config, self.reporter.advance)
+        records, stats = self._combine(records, stats)
+        stats.relabels = apply_relabels(self.labels, records, epoch, config)
+        self.scheduler.step()
+        share_buffers(learner.network)
+        val_accuracy = self._validate()
+        if not self.group.is_main:
+            return
+        runlog.write_epoch(self.run_dir, epoch, {
+            "sample_id": self.sample_ids, "given_label": self.given,
+            "current_label": records.current_label, "weight": records.weight, "high": records.high,
+            "pred_label": records.pred_label, "proposed_label": records.proposed_label,
+            "probs": records.probs})
+        metrics = epoch_metrics(epoch, records, stats, lr=lr, val_accuracy=val_accuracy,
+                                margin_1=float(learner.margin().detach()),
+                                seconds=time.perf_counter() - started)
+        runlog.write_metrics(self.run_dir, metrics)
+        score = metrics["val_acc"] if val_accuracy is not None else metrics["train_acc"]
+        if score > self.best_accuracy:
+            self.best_accuracy = score
+            checkpoint.save(self.run_dir, "best", {"model": learner.model.state_dict(),
+                                                   "epoch": epoch, "accuracy": score})
+        checkpoint.save(self.run_dir, "last", self._state(epoch))
+        runlog.write_info(self.run_dir, epochs_done=epoch)
+        self.reporter.end_epoch(metrics)
+
+    def _combine(self, records: EpochRecords, stats: EpochStats) -> tuple[EpochRecords, EpochStats]:
+        """Every process's records and stats of the epoch, on every process."""
+        parts = self.group.all_gather((records.trained_part(), stats))
+        return (EpochRecords.combine([part for part, _ in parts], records.current_label,
+                                     self.num_classes),
+                EpochStats.combine([part_stats for _, part_stats in parts]))
+
+    def _state(self, epoch: int) -> dict:
+        learner = self.learner
+        return {"epoch": epoch, "model": learner.model.state_dict(),
+                "margin": learner.margin.state_dict(), "optimizer": learner.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": learner.scaler.state_dict() if learner.scaler else None,
+                "labels": self.labels.copy(), "best_accuracy": self.best_accuracy}
+
+    def _restore(self) -> int:
+        state = self.group.on_main(self._load_last)
+        if state is None:
+            self.reporter.note("no epoch was checkpointed yet; starting from epoch 1")
+            return 0
+        where = checkpoint.checkpoint_path(self.run_dir, "last")
+        learner = self.learner
+        checkpoint.restore(learner.model, state["model"], where)
+        checkpoint.restore(learner.margin, state["margin"], where)
+        learner.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if learner.scaler and state["scaler"]:
+            learner.scaler.load_state_dict(state["scaler"])
+        self.labels[:] = state["labels"]
+        self.best_accuracy = state["best_accuracy"]
+        done = int(state["epoch"])
+        self.reporter.note(f"resuming after epoch {done}")
+        return done
+
+    def _load_last(self) -> dict | None:
+        """Rank 0: the last checkpoint (None before the first); records of later epochs, whose
+        checkpoint never landed, are dropped to be redone."""
+        saved = checkpoint.checkpoint_path(self.run_dir, "last").is_file()
+        state = checkpoint.load_state(self.run_dir, "last") if saved else None
+        for epoch in runlog.completed_epochs(self.run_dir):
+            if epoch > (int(state["epoch"]) if state else 0):
+                runlog.epoch_path(self.run_dir, epoch).unlink()
+        return state
+
+    def _validate(self) -> float | None:
+        """Accuracy on the validation rows (every process predicts its share)."""
+        if not self.val_size:
+            return None
+        probs = predict_probs(self.learner.model, self.val_loader, self.device, amp=self.config.amp)
+        correct = int((probs.argmax(axis=1) == self.val_labels).sum())
+        return sum(self.group.all_gather(correct)) / self.val_size
+
+    def _train_loader(self, epoch: int, *, augmentation: torch.Generator) -> DataLoader:
+        """The epoch's batches for this process: the order is drawn alike on every process, the
+        augmentation (worker seeds) per process."""
+        config, group = self.config, self.group
+        dataset = ImageDataset(self.train_rows["filepath"].tolist(),
+                               make_transform(config.image_size, train=True))
+        order = torch.Generator().manual_seed(config.seed * 100_019 + epoch)
+        batches = EpochBatches(len(dataset), config.batch_size, order, rank=group.rank,
+                               world=group.world)
+        return DataLoader(dataset, batch_sampler=batches, num_workers=config.workers,
+                          pin_memory=self.device.type == "cuda", generator=augmentation)
+
+    def _val_loader(self, rows) -> DataLoader:
+        """Validation has no randomness, so its workers can live for the whole run."""
+        config = self.config
+        dataset = ImageDataset(rows["filepath"].tolist(), make_transform(config.image_size, train=False))
+        return DataLoader(dataset, batch_size=config.batch_size, num_workers=config.workers,
+                          pin_memory=self.device.type == "cuda",
+                          persistent_workers=config.workers > 0)
+
+
+def _validation_rows(manifest: Manifest):
+    table = manifest.table
+    for split in ("val", "test"):
+        rows = table[table["split"] == split]
+        if len(rows):
+            return rows
+    return table.iloc[:0]
+
+
+def _optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer):
+    if config.schedule == "step":
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, list(config.milestones), config.lr_decay)
+    return torch.optim.lr_scheduler.ExponentialLR(optimizer, config.lr_decay)
+
