@@ -24,7 +24,7 @@ from curator.errors import CuratorError, DataError
 from curator.outputs import prepare_output, write_folder_atomically
 from curator.train.checkpoint import load_model
 from curator.train.epoch import predict_probs
-from curator.train.run import resolve_device
+from curator.train.trainer import resolve_device
 
 SPLITS = ("auto", "all", "train", "val", "test")
 CHECKPOINTS = ("best", "last")

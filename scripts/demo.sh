@@ -6,9 +6,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/install.sh
 RUN="${RUN:-runs/sample-$(date +%Y%m%d-%H%M%S)}"
 curator train sample_data --out "$RUN" --truth sample_data/truth.csv \
-    --backbone compact --no-pretrained --image-size 48 --epochs 20 --batch-size 32 \
-    --lr 0.05 --milestones 12,17 --relabel-epoch 8 --margin-1 0.07 --device cpu --seed 0
-curator export "$RUN" --out "$RUN/cleaned.csv" --policy accept-proposals
+    --backbone compact --no-pretrained --image-size 64 --epochs 20 --batch-size 32 \
+    --lr 0.05 --milestones 14,18 --relabel-epoch 12 --margin-1 0.07 --device cpu --seed 0
+curator export "$RUN" --out "$RUN/cleaned.csv"
 curator report "$RUN" --out "$RUN/report"
 echo
 echo "run directory:   $RUN"

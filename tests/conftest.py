@@ -10,6 +10,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import pytest
+from PIL import Image
+
 _FIFTYONE_HOME = Path(tempfile.mkdtemp(prefix="curator-tests-fiftyone-"))
 (_FIFTYONE_HOME / "plugins").mkdir()
 os.environ.pop("FIFTYONE_DATABASE_URI", None)
@@ -20,6 +24,22 @@ os.environ.update(
     FIFTYONE_DATABASE_VALIDATION="false",  # silences the "oldest supported MongoDB" notice
     FIFTYONE_SHOW_PROGRESS_BARS="false",
 )
+
+
+COLOURS = {"happy": (250, 200, 40), "sad": (40, 60, 220), "angry": (220, 30, 30)}
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory):
+    """Three classes of seven 16 px images each, one subfolder per class (read-only)."""
+    rng = np.random.default_rng(0)
+    root = tmp_path_factory.mktemp("data") / "faces"
+    for name, colour in COLOURS.items():
+        (root / name).mkdir(parents=True)
+        for i in range(7):
+            pixels = np.clip(np.array(colour) + rng.normal(0, 30, (16, 16, 3)), 0, 255)
+            Image.fromarray(pixels.astype(np.uint8)).save(root / name / f"{i}.png")
+    return root
 
 
 def pytest_unconfigure(config):

@@ -5,11 +5,9 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
-from PIL import Image
 
 from curator import runlog
 from curator.config import TrainConfig
@@ -18,7 +16,6 @@ from curator.errors import RunError
 from curator.train.distributed import check_shares
 from curator.train.run import train
 
-COLOURS = {"happy": (250, 200, 40), "sad": (40, 60, 220), "angry": (220, 30, 30)}
 OPTIONS = dict(backbone="compact", pretrained=False, image_size=16, epochs=2, batch_size=8,
                lr=0.05, relabel_epoch=1, margin_2=0.0, device="cpu", seed=0)
 # Process 1 kills itself (SIGKILL, no clean-up) in its first step of epoch 2; by then process 0
@@ -78,18 +75,6 @@ def test_check_shares__refuses_steps_of_fewer_than_two_samples():
 
 
 # ---------------------------------------------------------------- real processes
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory):
-    """Three classes of seven 16 px images each, one subfolder per class."""
-    rng = np.random.default_rng(0)
-    root = tmp_path_factory.mktemp("data") / "faces"
-    for name, colour in COLOURS.items():
-        (root / name).mkdir(parents=True)
-        for i in range(7):
-            pixels = np.clip(np.array(colour) + rng.normal(0, 30, (16, 16, 3)), 0, 255)
-            Image.fromarray(pixels.astype(np.uint8)).save(root / name / f"{i}.png")
-    return root
-
 
 def cli_options() -> list[str]:
     flags = {"pretrained": "--no-pretrained"}

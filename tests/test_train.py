@@ -1,10 +1,8 @@
 """Training end to end on tiny data: a record per sample per epoch, resume, crash safety, bad input."""
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
-from PIL import Image
 
 from curator import runlog
 from curator.config import TrainConfig
@@ -12,20 +10,7 @@ from curator.errors import RunError
 from curator.train import checkpoint
 from curator.train.run import resume, train
 
-COLOURS = {"happy": (250, 200, 40), "sad": (40, 60, 220), "angry": (220, 30, 30)}
 
-
-@pytest.fixture
-def tiny_folder(tmp_path):
-    """Three classes of seven 16 px images each, one subfolder per class."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "faces"
-    for name, colour in COLOURS.items():
-        (root / name).mkdir(parents=True)
-        for i in range(7):
-            pixels = np.clip(np.array(colour) + rng.normal(0, 30, (16, 16, 3)), 0, 255)
-            Image.fromarray(pixels.astype(np.uint8)).save(root / name / f"{i}.png")
-    return root
 
 
 def tiny_config(data, **changes) -> TrainConfig:
