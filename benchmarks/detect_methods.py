@@ -1,0 +1,202 @@
+"""The compared methods of the detection benchmark: train (or reuse) their runs and score them.
+
+Every method yields a `Detection` over the training samples of one replicate: a ranking score
+(higher = the given label is more likely wrong), the flagged set and the proposed labels.
+
+- `curator`: SCN run, scored by `curator.scores.sample_scores` (`suspicion`, `proposed_label`).
+- `ce`: plain cross-entropy run; ranked by the final epoch's in-sample loss -log p(given),
+  proposals = the argmax of that training pass where it differs from the given label.
+- `cleanlab`: `find_label_issues` on K-fold out-of-sample probabilities of K plain-CE models,
+  ranked by 1 - `get_label_quality_scores`; proposals = the out-of-sample argmax of flagged rows.
+- `curator-on-ce`: a diagnostic, `sample_scores` applied to the plain-CE run (no extra training):
+  tells how much of curator's result comes from SCN training and how much from the scoring.
+
+Runs are cached in `runs_dir` under a name holding a hash of their full TrainConfig, so changing
+`curator/scores.py` and scoring again never retrains. The trap: cleanlab's K models cost about
+K-1 times the others' training, so its wall time is reported, not folded into the budget.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from torch.utils.data import DataLoader
+
+from curator import runlog
+from curator.config import TrainConfig
+from curator.data.dataset import ImageDataset, make_transform
+from curator.errors import RunError
+from curator.scores import sample_scores
+from curator.train.checkpoint import load_model
+from curator.train.epoch import predict_probs
+from curator.train.run import resolve_device, resume, train
+from detect_data import Replicate, fold_csvs
+
+METHODS = ("curator", "ce", "cleanlab", "curator-on-ce")
+PAPER_EPOCHS = 40  # the paper recipe's milestones (15, 30) are scaled from its 40 epochs
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What every method gets: backbone, image size, epochs x images, optimiser, device."""
+
+    backbone: str = "compact"
+    image_size: int = 32
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 0.05
+    relabel_epoch: int | None = None  # None: half the epochs
+    scn_options: tuple[tuple[str, object], ...] = ()  # extra TrainConfig options, SCN runs only
+    folds: int = 5
+    device: str = "auto"
+    workers: int = 0
+
+    def config(self, data: Path, *, method: str, seed: int) -> TrainConfig:
+        """The TrainConfig of one run on `data` (a CSV with a truth column)."""
+        milestones = [round(m * self.epochs / PAPER_EPOCHS) for m in (15, 30)]
+        extra = dict(self.scn_options) if method == "scn" else {}
+        return TrainConfig.from_recipe(
+            "paper", data=str(data), truth_column="truth", method=method, seed=seed,
+            backbone=self.backbone, pretrained=False, image_size=self.image_size,
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+            milestones=[m for m in milestones if 0 < m < self.epochs],
+            relabel_epoch=self.relabel_epoch or max(1, self.epochs // 2), device=self.device,
+            workers=self.workers, **extra)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One method's verdict on one replicate's training samples (class indices, -1 = none)."""
+
+    method: str
+    suspicion: np.ndarray
+    flagged: np.ndarray
+    proposed: np.ndarray
+    given: np.ndarray
+    truth: np.ndarray
+    train_seconds: float  # training wall time (summed over cleanlab's K models)
+    score_seconds: float
+    test_accuracy: float  # of the run's final model on the clean test split; NaN for cleanlab
+
+
+class Runs:
+    """Trained runs under one cache folder; `train_allowed=False` (--rescore) only reuses them."""
+
+    def __init__(self, runs_dir: Path, *, train_allowed: bool, say=print) -> None:
+        self.runs_dir, self.train_allowed, self.say = Path(runs_dir), train_allowed, say
+
+    def get(self, config: TrainConfig, label: str) -> tuple[Path, float]:
+        """A finished run of `config` (trained, resumed or reused) and its training seconds."""
+        text = json.dumps(config.to_dict(), sort_keys=True)
+        run_dir = self.runs_dir / f"{label}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+        timing = run_dir.parent / f"{run_dir.name}.json"
+        if timing.exists():
+            return run_dir, json.loads(timing.read_text())["train_seconds"]
+        if not self.train_allowed:
+            raise RunError(f"--rescore: no finished run {run_dir}; run once without --rescore to "
+                           "train it (same data, budget and seeds)")
+        started = time.perf_counter()
+        earlier = 0.0
+        if (run_dir / runlog.CONFIG).exists():
+            self.say(f"resuming {run_dir.name}")
+            metrics = runlog.read_metrics(run_dir)
+            earlier = float(metrics["seconds"].sum()) if len(metrics) else 0.0
+            resume(run_dir)
+        else:
+            self.say(f"training {run_dir.name}")
+            train(config, run_dir)
+        seconds = earlier + time.perf_counter() - started
+        runlog.atomic_write_text(timing, json.dumps({"train_seconds": seconds}) + "\n")
+        self.say(f"  {run_dir.name}: {seconds:.0f} s")
+        return run_dir, seconds
+
+
+def detect(method: str, replicate: Replicate, budget: Budget, runs: Runs) -> Detection:
+    """Train (or reuse) what `method` needs on `replicate` and return its verdict."""
+    tag = f"n{replicate.noise_level}-s{replicate.seed}"
+    if method == "cleanlab":
+        return _cleanlab(replicate, budget, runs, tag)
+    trainer = "scn" if method == "curator" else "ce"
+    run_dir, train_seconds = runs.get(budget.config(replicate.train_csv, method=trainer,
+                                                    seed=replicate.seed), f"{trainer}-{tag}")
+    started = time.perf_counter()
+    scored = _scored_by_curator if method in ("curator", "curator-on-ce") else _scored_by_loss
+    suspicion, proposed, given, truth = scored(run_dir)
+    accuracy = clean_test_accuracy(run_dir, replicate.test_csv)
+    return Detection(method, suspicion, proposed >= 0, proposed, given, truth, train_seconds,
+                     time.perf_counter() - started, accuracy)
+
+
+def predict(run_dir: Path, filepaths: list[str]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Class probabilities of the run's final model on images, and its class list."""
+    model, config, classes = load_model(run_dir, "last")
+    device = resolve_device(config.device)
+    dataset = ImageDataset(filepaths, make_transform(config.image_size, train=False))
+    loader = DataLoader(dataset, batch_size=256, num_workers=config.workers)
+    return predict_probs(model.to(device), loader, device, amp=config.amp), classes
+
+
+def clean_test_accuracy(run_dir: Path, test_csv: Path) -> float:
+    """Accuracy of the run's final model on the clean test split."""
+    test = pd.read_csv(test_csv, dtype=str, keep_default_na=False)
+    probs, classes = predict(run_dir, test["filepath"].tolist())
+    return float((np.asarray(classes)[probs.argmax(axis=1)] == test["label"].to_numpy()).mean())
+
+
+def _scored_by_curator(run_dir: Path) -> tuple[np.ndarray, ...]:
+    scores = sample_scores(run_dir)
+    return (scores["suspicion"].to_numpy(np.float64), _codes(scores["proposed_label"]),
+            _codes(scores["given_label"]), _codes(scores["truth"]))
+
+
+def _scored_by_loss(run_dir: Path) -> tuple[np.ndarray, ...]:
+    last = runlog.completed_epochs(run_dir)[-1]
+    raw = runlog.read_raw_epoch(run_dir, last).sort_values("sample_id")
+    probs = raw[[c for c in raw.columns if c.startswith("prob_")]].to_numpy(np.float64)
+    given = raw["given_label"].to_numpy(np.int64)
+    loss = -np.log(np.maximum(probs[np.arange(len(given)), given], 1e-12))
+    predicted = probs.argmax(axis=1)
+    manifest = runlog.read_manifest(run_dir)
+    truth = manifest.label_indices("truth").to_numpy()[raw["sample_id"].to_numpy()]
+    return loss, np.where(predicted != given, predicted, runlog.NO_LABEL), given, truth
+
+
+def _cleanlab(replicate: Replicate, budget: Budget, runs: Runs, tag: str) -> Detection:
+    from cleanlab.filter import find_label_issues  # AGPL: a benchmark-only comparison
+    from cleanlab.rank import get_label_quality_scores
+
+    table = pd.read_csv(replicate.train_csv, dtype=str, keep_default_na=False)
+    classes = sorted(set(table["label"]) | set(table["truth"]))
+    index = {name: i for i, name in enumerate(classes)}
+    pred_probs = np.zeros((len(table), len(classes)))
+    train_seconds, predict_seconds = 0.0, 0.0
+    for k, (fold_csv, held_out) in enumerate(fold_csvs(replicate.train_csv, budget.folds,
+                                                       seed=replicate.seed)):
+        config = budget.config(fold_csv, method="ce", seed=replicate.seed)
+        run_dir, seconds = runs.get(config, f"cleanlab{budget.folds}-{k}-{tag}")
+        train_seconds += seconds
+        started = time.perf_counter()
+        probs, run_classes = predict(run_dir, table["filepath"].iloc[held_out].tolist())
+        # a fold model knows only the classes of its training labels: place them by name
+        pred_probs[np.ix_(held_out, [index[c] for c in run_classes])] = probs
+        predict_seconds += time.perf_counter() - started
+    started = time.perf_counter()
+    given = table["label"].map(index).to_numpy()
+    flagged = find_label_issues(given, pred_probs)
+    suspicion = 1.0 - get_label_quality_scores(given, pred_probs)
+    predicted = pred_probs.argmax(axis=1)
+    proposed = np.where(flagged & (predicted != given), predicted, runlog.NO_LABEL)
+    return Detection("cleanlab", suspicion, flagged, proposed, given,
+                     table["truth"].map(index).to_numpy(), train_seconds,
+                     predict_seconds + time.perf_counter() - started, float("nan"))
+
+
+def _codes(column: pd.Series) -> np.ndarray:
+    """Class indices of a categorical column of class names (-1 where missing)."""
+    return column.cat.codes.to_numpy(np.int64)

@@ -1,0 +1,153 @@
+"""The benchmark harness on tiny data: detection results in range, cached runs rescored, data splits
+and noise as documented, and the speed/size scripts still run. No timing is asserted."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))  # the benchmarks are scripts that import their siblings
+
+import data_throughput  # noqa: E402
+import detect  # noqa: E402
+import run_size  # noqa: E402
+import step_time  # noqa: E402
+from detect_data import load_base, make_replicate  # noqa: E402
+
+CLASSES = ("happy", "sad", "angry")
+SMOKE = ["digits", "--limit", "60", "--noise", "0.3", "--seeds", "0", "--epochs", "1",
+         "--image-size", "16", "--batch-size", "16", "--folds", "2"]
+
+
+@pytest.fixture(scope="module")
+def smoke_out(tmp_path_factory):
+    """One detect.py run on 60 digits, one epoch, every method; its --out folder."""
+    out = tmp_path_factory.mktemp("detect")
+    detect.main([*SMOKE, "--out", str(out)])
+    return out
+
+
+@pytest.fixture
+def labelled_csv(tmp_path):
+    """Six 16 px images per class and a CSV filepath,given,true with two wrong given labels."""
+    rows = []
+    for c, name in enumerate(CLASSES):
+        for i in range(6):
+            path = tmp_path / "images" / f"{name}{i}.png"
+            path.parent.mkdir(exist_ok=True)
+            Image.fromarray(np.full((16, 16), 40 * c + i, np.uint8)).save(path)
+            given = CLASSES[(c + 1) % 3] if i == 0 and c < 2 else name
+            rows.append((f"images/{path.name}", given, name))
+    csv = tmp_path / "labels.csv"
+    pd.DataFrame(rows, columns=["filepath", "given", "true"]).to_csv(csv, index=False)
+    return csv
+
+
+@pytest.mark.slow
+def test_detect__writes_one_row_per_method_with_metrics_in_range(smoke_out):
+    results = pd.read_csv(smoke_out / "results.csv")
+
+    assert sorted(results["method"]) == ["ce", "cleanlab", "curator", "curator-on-ce"]
+    assert (results["noise_level"] == 0.3).all() and (results["seed"] == 0).all()
+    # 6 digits per class: 1 held out, 30% of the other 5 (rounded: 2) flipped
+    assert (results["train_samples"] == 50).all()
+    assert (results["wrong_labels"] == 20).all()
+    for column in ("auroc", "precision_at_k", "flag_recall", "corrected", "clean_changed_share"):
+        assert results[column].between(0, 1).all(), column
+    assert (results["clean_changed"] >= 0).all()
+    trained = results[results["method"] != "cleanlab"]
+    assert trained["test_accuracy"].between(0, 1).all()
+    assert results.loc[results["method"] == "cleanlab", "test_accuracy"].isna().all()
+    assert (results["wall_seconds"] > 0).all()
+    summary = (smoke_out / "summary.md").read_text()
+    assert "| noise | method | AUROC | P@k |" in summary
+    assert "noise 0.3: goal" in summary
+
+
+@pytest.mark.slow
+def test_detect__rescore_reuses_the_cached_runs(smoke_out, capsys):
+    before = pd.read_csv(smoke_out / "results.csv")
+
+    detect.main([*SMOKE, "--out", str(smoke_out), "--rescore"])
+
+    assert "training" not in capsys.readouterr().out
+    after = pd.read_csv(smoke_out / "results.csv")
+    columns = ["method", "auroc", "precision_at_k", "corrected", "clean_changed", "train_seconds"]
+    pd.testing.assert_frame_equal(before[columns], after[columns])
+
+
+def test_detect__rescore_without_trained_runs_says_how_to_train(tmp_path):
+    with pytest.raises(SystemExit, match="run once without --rescore"):
+        detect.main([*SMOKE, "--out", str(tmp_path), "--rescore"])
+
+
+def test_make_replicate__synthetic_noise_flips_only_training_labels(labelled_csv, tmp_path):
+    base = load_base(str(labelled_csv), tmp_path / "cache", label_column="true")
+
+    replicate = make_replicate(base, tmp_path / "data", noise=0.4, seed=3, test_share=0.2)
+
+    train = pd.read_csv(replicate.train_csv)
+    test = pd.read_csv(replicate.test_csv)
+    assert replicate.noise_level == "0.4"
+    assert test["label"].value_counts().to_dict() == {name: 1 for name in CLASSES}
+    assert not set(train["filepath"]) & set(test["filepath"])
+    assert len(train) + len(test) == 18
+    truth = dict(zip(pd.read_csv(labelled_csv)["filepath"].map(lambda p: p.split("/")[-1]),
+                     pd.read_csv(labelled_csv)["true"]))
+    assert (test["filepath"].map(lambda p: truth[Path(p).name]) == test["label"]).all()
+    assert (train["filepath"].map(lambda p: truth[Path(p).name]) == train["truth"]).all()
+    flipped = train[train["label"] != train["truth"]]
+    assert flipped.groupby("truth").size().to_dict() == {name: 2 for name in CLASSES}  # 40% of 5
+
+
+def test_make_replicate__is_written_once_and_reused(labelled_csv, tmp_path):
+    base = load_base(str(labelled_csv), tmp_path / "cache", label_column="true")
+    first = make_replicate(base, tmp_path / "data", noise=0.4, seed=3, test_share=0.2)
+    written = first.train_csv.stat().st_mtime_ns
+
+    again = make_replicate(base, tmp_path / "data", noise=0.4, seed=3, test_share=0.2)
+    other_seed = make_replicate(base, tmp_path / "data", noise=0.4, seed=4, test_share=0.2)
+
+    assert again == first and first.train_csv.stat().st_mtime_ns == written
+    assert other_seed.train_csv != first.train_csv
+
+
+def test_make_replicate__real_noise_trains_on_given_and_tests_on_truth(labelled_csv, tmp_path):
+    base = load_base(str(labelled_csv), tmp_path / "cache", label_column="given",
+                     truth_column="true")
+
+    replicate = make_replicate(base, tmp_path / "data", noise=None, seed=0, test_share=0.2)
+
+    train = pd.read_csv(replicate.train_csv)
+    test = pd.read_csv(replicate.test_csv)
+    source = pd.read_csv(labelled_csv)
+    source["name"] = source["filepath"].map(lambda p: Path(p).name)
+    given = dict(zip(source["name"], source["given"]))
+    true = dict(zip(source["name"], source["true"]))
+    assert replicate.noise_level == "real"
+    assert (train["filepath"].map(lambda p: given[Path(p).name]) == train["label"]).all()
+    assert (train["filepath"].map(lambda p: true[Path(p).name]) == train["truth"]).all()
+    assert (test["filepath"].map(lambda p: true[Path(p).name]) == test["label"]).all()
+
+
+def test_run_size__reports_the_size_per_reference_run(capsys):
+    run_size.main(["--samples", "500", "--epochs", "2", "--backbone", "compact"])
+
+    assert "per 100,000 samples x 40 epochs" in capsys.readouterr().out
+
+
+def test_step_time__prints_the_scn_over_ce_ratio(capsys):
+    step_time.main(["--rounds", "2", "--steps", "1", "--batch-size", "4", "--image-size", "16"])
+
+    assert "SCN / CE time per step:" in capsys.readouterr().out
+
+
+def test_data_throughput__compares_worker_counts(capsys):
+    data_throughput.main(["--images", "8", "--rounds", "1", "--image-size", "16",
+                          "--batch-size", "4"])
+
+    assert "workers 2 / workers 0:" in capsys.readouterr().out
