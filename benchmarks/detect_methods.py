@@ -35,7 +35,8 @@ from curator.errors import RunError
 from curator.scores import sample_scores
 from curator.train.checkpoint import load_model
 from curator.train.epoch import predict_probs
-from curator.train.run import resolve_device, resume, train
+from curator.train.run import resume, train
+from curator.train.trainer import resolve_device
 from detect_data import Replicate, fold_csvs
 
 METHODS = ("curator", "ce", "cleanlab", "curator-on-ce")

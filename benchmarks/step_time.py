@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from curator.train.run import resolve_device
+    from curator.train.trainer import resolve_device
 
     device = resolve_device(args.device)
     images = torch.randn(args.batch_size, 3, args.image_size, args.image_size, device=device)

@@ -14,7 +14,6 @@ from curator.data.manifest import Manifest
 from curator.errors import RunError
 from curator.train.distributed import check_shares, joined
 from curator.train.trainer import Reporter, SilentReporter, Trainer
-from curator.train.trainer import resolve_device  # noqa: F401 - the device rule for `curator evaluate`
 
 # Options that may change when a run is resumed (they do not change what is computed on CPU).
 RESUMABLE_CHANGES = ("epochs", "device", "workers")
