@@ -173,19 +173,6 @@ def read_raw_epoch(run_dir: Path, epoch: int) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def read_probs(run_dir: Path, epochs: list[int] | None = None) -> np.ndarray:
-    """Training-pass class probabilities as an (epochs, samples, classes) float16 array.
-
-    Samples are in `sample_id` order of the records (training samples only).
-    """
-    epochs = _epochs_or_all(run_dir, epochs)
-    stacks = []
-    for epoch in epochs:
-        raw = read_raw_epoch(run_dir, epoch).sort_values("sample_id")
-        stacks.append(raw[[c for c in raw.columns if c.startswith("prob_")]].to_numpy(np.float16))
-    return np.stack(stacks)
-
-
 def read_epochs(run_dir: Path, epochs: list[int] | None = None) -> pd.DataFrame:
     """Every per-sample, per-epoch record as one DataFrame, labels as class names.
 

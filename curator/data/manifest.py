@@ -44,12 +44,6 @@ class Manifest:
         index = {name: i for i, name in enumerate(self.classes)}
         return self.table[column].map(index).fillna(-1).astype("int64")
 
-    def subset(self, split: str) -> "Manifest":
-        """Rows of one split, renumbered 0..n-1 (the original id kept in `source_id`)."""
-        rows = self.table[self.table["split"] == split].reset_index(drop=True)
-        rows = rows.assign(source_id=rows["sample_id"], sample_id=range(len(rows)))
-        return Manifest(rows, self.classes, self.source)
-
 
 def build(rows: pd.DataFrame, classes: list[str] | tuple[str, ...] | None, source: str) -> Manifest:
     """Number the rows, fill a missing split with `train` and derive classes if not given."""
