@@ -41,7 +41,7 @@ import torch
 
 from curator import runlog, scores
 from curator.errors import CuratorError
-from detect_data import DIGITS, load_base, make_replicate
+from detect_data import DIGITS, load_base, load_vote_entropy, make_replicate
 from detect_methods import METHODS, Budget, Runs, detect
 from detect_report import goal_check, markdown, result_row, summarise
 
@@ -57,6 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="label column of a CSV (the clean base for synthetic noise)")
     parser.add_argument("--truth", help="real noise: a CSV filepath,label of true labels")
     parser.add_argument("--truth-column", help="real noise: the true-label column of DATA")
+    parser.add_argument("--votes-column", help="real noise: the annotator-votes column of DATA "
+                        "(`class:count|...`), to correlate curator's ambiguity with vote entropy")
     parser.add_argument("--limit", type=int, help="use a stratified subsample of about N images")
     parser.add_argument("--test-share", type=float, default=0.2)
     parser.add_argument("--backbone", default="compact")
@@ -106,6 +108,8 @@ def run(args: argparse.Namespace, out: Path) -> pd.DataFrame:
     budget = budget_from(args)
     runs = Runs(out / "runs", train_allowed=not args.rescore)
     levels = [None] if base.real_noise else args.noise
+    entropy = load_vote_entropy(args.data, args.votes_column,
+                                label_column=args.label_column) if args.votes_column else None
     rows = []
     for noise in levels:
         for seed in args.seeds:
@@ -113,7 +117,7 @@ def run(args: argparse.Namespace, out: Path) -> pd.DataFrame:
                                        test_share=args.test_share)
             for method in args.methods:
                 rows.append(result_row(detect(method, replicate, budget, runs), replicate,
-                                       base.name))
+                                       base.name, entropy))
     results = pd.DataFrame(rows)
     runlog.atomic_write(out / "results.csv", lambda tmp: results.to_csv(tmp, index=False))
     return results

@@ -23,7 +23,7 @@ from PIL import Image
 from curator import runlog
 from curator.data.importers import load_manifest
 from curator.data.manifest import build
-from curator.data.truth import attach_truth
+from curator.data.truth import attach_truth, parse_votes, vote_entropy
 from curator.errors import DataError
 from curator.noise import inject_noise
 
@@ -96,6 +96,16 @@ def load_base(data: str, cache: Path, *, data_format: str = "auto", label_column
     else:
         name = f"{source.parent.name}-{source.stem}" if source.is_file() else source.name
     return BaseData(table.reset_index(drop=True), f"{name}-{digest}")
+
+
+def load_vote_entropy(data: str, column: str, *, label_column: str = "label") -> pd.Series:
+    """Vote entropy (nats) of each image of the CSV `data`, indexed by absolute file path."""
+    manifest = load_manifest(Path(data), format="csv", label_column=label_column)
+    with_votes, _ = attach_truth(manifest, votes_column=column, data_csv=Path(data), skip_bad=True)
+    classes = list(with_votes.classes)
+    entropy = [vote_entropy(parse_votes(v, classes)) if isinstance(v, str) and v else np.nan
+               for v in with_votes.table["votes"]]
+    return pd.Series(entropy, index=with_votes.table["filepath"].to_numpy(), dtype=np.float64)
 
 
 def stratified_sample(table: pd.DataFrame, count: int, *, seed: int) -> pd.DataFrame:

@@ -8,6 +8,10 @@ Every method yields a `Detection` over the training samples of one replicate: a 
   proposals = the argmax of that training pass where it differs from the given label.
 - `cleanlab`: `find_label_issues` on K-fold out-of-sample probabilities of K plain-CE models,
   ranked by 1 - `get_label_quality_scores`; proposals = the out-of-sample argmax of flagged rows.
+- `aum`: the plain cross-entropy run ranked by the Area Under the Margin (Pleiss et al. 2020:
+  mean over all epochs of p(given) - max p(other)); the k lowest-margin samples (k = the number
+  of wrong labels: an oracle k, in the baseline's favour) get the best other class by mean
+  probability over the last 5 epochs.
 - `curator-on-ce`: a diagnostic, `sample_scores` applied to the plain-CE run (no extra training):
   tells how much of curator's result comes from SCN training and how much from the scoring.
 
@@ -34,12 +38,12 @@ from curator.data.dataset import ImageDataset, make_transform
 from curator.errors import RunError
 from curator.scores import sample_scores
 from curator.train.checkpoint import load_model
-from curator.train.epoch import predict_probs
+from curator.train import epoch
 from curator.train.run import resume, train
 from curator.train.trainer import resolve_device
 from detect_data import Replicate, fold_csvs
 
-METHODS = ("curator", "ce", "cleanlab", "curator-on-ce")
+METHODS = ("curator", "ce", "aum", "cleanlab", "curator-on-ce")
 PAPER_EPOCHS = 40  # the paper recipe's milestones (15, 30) are scaled from its 40 epochs
 
 
@@ -61,7 +65,8 @@ class Budget:
     def config(self, data: Path, *, method: str, seed: int) -> TrainConfig:
         """The TrainConfig of one run on `data` (a CSV with a truth column)."""
         milestones = [round(m * self.epochs / PAPER_EPOCHS) for m in (15, 30)]
-        extra = dict(self.scn_options) if method == "scn" else {}
+        # baselines train on every sample; curator keeps its default holdout for calibration
+        extra = dict(self.scn_options) if method == "scn" else {"holdout": 0.0}
         return TrainConfig.from_recipe(
             "paper", data=str(data), truth_column="truth", method=method, seed=seed,
             backbone=self.backbone, pretrained=False, image_size=self.image_size,
@@ -84,6 +89,9 @@ class Detection:
     train_seconds: float  # training wall time (summed over cleanlab's K models)
     score_seconds: float
     test_accuracy: float  # of the run's final model on the clean test split; NaN for cleanlab
+    filepaths: np.ndarray | None = None  # curator only: to look up annotator votes
+    ambiguity: np.ndarray | None = None  # curator only
+    confidence: np.ndarray | None = None  # curator only: of each proposal (NaN where none)
 
 
 class Runs:
@@ -127,11 +135,20 @@ def detect(method: str, replicate: Replicate, budget: Budget, runs: Runs) -> Det
     run_dir, train_seconds = runs.get(budget.config(replicate.train_csv, method=trainer,
                                                     seed=replicate.seed), f"{trainer}-{tag}")
     started = time.perf_counter()
-    scored = _scored_by_curator if method in ("curator", "curator-on-ce") else _scored_by_loss
-    suspicion, proposed, given, truth = scored(run_dir)
+    extra = {}
+    if method in ("curator", "curator-on-ce"):
+        scores = sample_scores(run_dir)
+        suspicion, proposed = scores["suspicion"].to_numpy(np.float64), _codes(scores["proposed_label"])
+        given, truth = _codes(scores["given_label"]), _codes(scores["truth"])
+        extra = {"filepaths": scores["filepath"].to_numpy(),
+                 "ambiguity": scores["ambiguity"].to_numpy(np.float64),
+                 "confidence": scores["confidence"].to_numpy(np.float64)}
+    else:
+        scored = _scored_by_margin if method == "aum" else _scored_by_loss
+        suspicion, proposed, given, truth = scored(run_dir)
     accuracy = clean_test_accuracy(run_dir, replicate.test_csv)
     return Detection(method, suspicion, proposed >= 0, proposed, given, truth, train_seconds,
-                     time.perf_counter() - started, accuracy)
+                     time.perf_counter() - started, accuracy, **extra)
 
 
 def predict(run_dir: Path, filepaths: list[str]) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -140,7 +157,7 @@ def predict(run_dir: Path, filepaths: list[str]) -> tuple[np.ndarray, tuple[str,
     device = resolve_device(config.device)
     dataset = ImageDataset(filepaths, make_transform(config.image_size, train=False))
     loader = DataLoader(dataset, batch_size=256, num_workers=config.workers)
-    return predict_probs(model.to(device), loader, device, amp=config.amp), classes
+    return epoch.predict(model.to(device), loader, device, amp=config.amp)[0], classes
 
 
 def clean_test_accuracy(run_dir: Path, test_csv: Path) -> float:
@@ -148,12 +165,6 @@ def clean_test_accuracy(run_dir: Path, test_csv: Path) -> float:
     test = pd.read_csv(test_csv, dtype=str, keep_default_na=False)
     probs, classes = predict(run_dir, test["filepath"].tolist())
     return float((np.asarray(classes)[probs.argmax(axis=1)] == test["label"].to_numpy()).mean())
-
-
-def _scored_by_curator(run_dir: Path) -> tuple[np.ndarray, ...]:
-    scores = sample_scores(run_dir)
-    return (scores["suspicion"].to_numpy(np.float64), _codes(scores["proposed_label"]),
-            _codes(scores["given_label"]), _codes(scores["truth"]))
 
 
 def _scored_by_loss(run_dir: Path) -> tuple[np.ndarray, ...]:
@@ -166,6 +177,26 @@ def _scored_by_loss(run_dir: Path) -> tuple[np.ndarray, ...]:
     manifest = runlog.read_manifest(run_dir)
     truth = manifest.label_indices("truth").to_numpy()[raw["sample_id"].to_numpy()]
     return loss, np.where(predicted != given, predicted, runlog.NO_LABEL), given, truth
+
+
+def _scored_by_margin(run_dir: Path) -> tuple[np.ndarray, ...]:
+    raws = [runlog.read_raw_epoch(run_dir, e).sort_values("sample_id")
+            for e in runlog.completed_epochs(run_dir)]
+    columns = [c for c in raws[0].columns if c.startswith("prob_")]
+    probs = np.stack([r[columns].to_numpy(np.float64) for r in raws])  # (E, N, K)
+    given = raws[-1]["given_label"].to_numpy(np.int64)
+    rows = np.arange(len(given))
+    others = probs.copy()
+    others[:, rows, given] = -np.inf
+    margin = (probs[:, rows, given] - others.max(axis=2)).mean(axis=0)
+    manifest = runlog.read_manifest(run_dir)
+    truth = manifest.label_indices("truth").to_numpy()[raws[-1]["sample_id"].to_numpy()]
+    k = int(((given != truth) & (truth >= 0)).sum())
+    recent = others[-5:].mean(axis=0).argmax(axis=1)
+    top = np.argsort(margin, kind="stable")[:k]
+    proposed = np.full(len(given), runlog.NO_LABEL)
+    proposed[top] = recent[top]
+    return -margin, proposed, given, truth
 
 
 def _cleanlab(replicate: Replicate, budget: Budget, runs: Runs, tag: str) -> Detection:

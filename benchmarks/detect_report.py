@@ -18,7 +18,7 @@ from detect_data import Replicate
 
 METRICS = ("auroc", "precision_at_k", "flag_precision", "flag_recall", "corrected",
            "proposal_precision", "clean_changed", "clean_changed_share", "net_gain",
-           "test_accuracy", "train_seconds", "score_seconds", "wall_seconds")
+           "net_gain_share", "confidence_ece", "ambiguity_spearman", "test_accuracy", "train_seconds", "score_seconds", "wall_seconds")
 # The issue's goal: curator's ranking beats every baseline on these, at 20% and 30% noise ...
 RANKING_GOALS = ("auroc", "precision_at_k")
 BASELINES = ("ce", "cleanlab")
@@ -27,8 +27,10 @@ MIN_CORRECTED = 0.5
 MAX_CLEAN_CHANGED_SHARE = 0.02
 
 
-def result_row(detection: Detection, replicate: Replicate, data_name: str) -> dict:
-    """The CSV row of one method on one replicate."""
+def result_row(detection: Detection, replicate: Replicate, data_name: str,
+               vote_entropy: pd.Series | None = None) -> dict:
+    """The CSV row of one method on one replicate; `vote_entropy` (by filepath) adds the rank
+    correlation of curator's ambiguity with the annotators' disagreement."""
     known = detection.truth >= 0
     given, truth = detection.given[known], detection.truth[known]
     proposed, flagged = detection.proposed[known], detection.flagged[known]
@@ -52,11 +54,37 @@ def result_row(detection: Detection, replicate: Replicate, data_name: str) -> di
         "clean_changed": changed,
         "clean_changed_share": changed / max(int((~wrong).sum()), 1),
         "net_gain": metrics.net_gain(given, final, truth),
+        "net_gain_share": metrics.net_gain(given, final, truth) / max(int(known.sum()), 1),
+        "confidence_ece": _confidence_ece(detection, known),
+        "ambiguity_spearman": _ambiguity_spearman(detection, vote_entropy),
         "test_accuracy": detection.test_accuracy,
         "train_seconds": detection.train_seconds,
         "score_seconds": detection.score_seconds,
         "wall_seconds": detection.train_seconds + detection.score_seconds,
     }
+
+
+def _confidence_ece(detection: Detection, known: np.ndarray) -> float:
+    """ECE of curator's proposal confidence against 'the proposal is the truth'."""
+    if detection.confidence is None:
+        return np.nan
+    has = known & (detection.proposed >= 0)
+    if not has.any():
+        return np.nan
+    right = detection.proposed[has] == detection.truth[has]
+    return metrics.expected_calibration_error(detection.confidence[has], right)
+
+
+def _ambiguity_spearman(detection: Detection, vote_entropy: pd.Series | None) -> float:
+    """Spearman correlation of curator's ambiguity with the vote entropy of the same faces."""
+    if detection.ambiguity is None or vote_entropy is None:
+        return np.nan
+    entropy = vote_entropy.reindex(detection.filepaths).to_numpy(np.float64)
+    ok = ~np.isnan(entropy)
+    if ok.sum() < 3:
+        return np.nan
+    ranks = pd.DataFrame({"a": detection.ambiguity[ok], "e": entropy[ok]}).rank()
+    return float(np.corrcoef(ranks["a"], ranks["e"])[0, 1])
 
 
 def summarise(results: pd.DataFrame) -> pd.DataFrame:

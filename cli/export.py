@@ -27,7 +27,7 @@ def export(
 ) -> None:
     """Write one row per sample with original, proposed and final label, review status and scores."""
     from curator.export import export as export_labels
-    from curator.export import label_changes
+    from curator.export import expected_net_gain, label_changes
 
     with user_errors():
         table = export_labels(source, out, policy=policy, min_confidence=min_confidence,
@@ -42,4 +42,7 @@ def export(
     console.print(summary)
     statuses = table["status"].value_counts()
     console.print(", ".join(f"{name}: {count}" for name, count in statuses.items()))
+    if policy == "accept-proposals":
+        console.print(f"expected net gain of the proposals taken: {expected_net_gain(table):+.1f} "
+                      "right labels")
     console.print(f"wrote {len(table)} samples to {out}")

@@ -27,6 +27,7 @@ def train(
     val: Annotated[Optional[str], Opt("--val", help="Labelled validation data (any format).")] = None,
     skip_bad: Annotated[bool, Opt("--skip-bad", help="Skip unreadable images (listed in the run).")] = False,
     inject_noise: Annotated[float, Opt(help="Flip this share of each class's labels (paper protocol).")] = 0.0,
+    holdout: Annotated[float, Opt(help="Share of each class kept out of training to calibrate proposal confidence.")] = 0.1,
     truth: Annotated[Optional[str], Opt(help="CSV filepath,label of known clean labels (evaluation only).")] = None,
     truth_column: Annotated[Optional[str], Opt(help="Column of the data CSV with the clean label.")] = None,
     votes_column: Annotated[Optional[str], Opt(help="Column of the data CSV with annotator votes.")] = None,
@@ -70,7 +71,7 @@ def train(
 
     options = dict(
         data=str(data) if data else None, data_format=data_format, label_column=label_column,
-        val_data=val, skip_bad=skip_bad, inject_noise=inject_noise, truth=truth,
+        val_data=val, skip_bad=skip_bad, inject_noise=inject_noise, holdout=holdout, truth=truth,
         truth_column=truth_column, votes_column=votes_column, image_size=image_size, method=method,
         backbone=backbone, pretrained=pretrained, weights=weights, drop_rate=drop_rate, beta=beta,
         margin_1=margin_1, learn_margin=learn_margin, gamma=gamma, margin_2=margin_2,

@@ -23,7 +23,7 @@ from curator.emotions import canonical
 from curator.errors import CuratorError, DataError
 from curator.outputs import prepare_output, write_folder_atomically
 from curator.train.checkpoint import load_model
-from curator.train.epoch import predict_probs
+from curator.train.epoch import predict
 from curator.train.trainer import resolve_device
 
 SPLITS = ("auto", "all", "train", "val", "test")
@@ -84,7 +84,7 @@ def evaluate(run_dir: Path, data: Path | str, *, data_format: str = "auto",
     torch_device = resolve_device(device)
     dataset = ImageDataset(rows["filepath"].tolist(), make_transform(config.image_size, train=False))
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
-    probs = predict_probs(model.to(torch_device), loader, torch_device, amp=config.amp)
+    probs, _ = predict(model.to(torch_device), loader, torch_device, amp=config.amp)
     evaluation = Evaluation(classes, metrics.confusion_matrix(truth, probs.argmax(axis=1),
                                                               len(classes)), used)
     if out is not None:

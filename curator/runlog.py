@@ -7,6 +7,7 @@ RUN_DIR/
   manifest.parquet          the Manifest table (sample_id, filepath, label, split[, truth, votes])
   metrics.csv               one row per epoch (loss, accuracy, relabels, weight spread, ...)
   records/epoch_0001.parquet  one row per training sample for epoch 1, and so on
+  records/holdout_0001.parquet  one row per held-out sample (split `holdout`) for epoch 1, ...
   checkpoints/last.pt       model, optimiser, scheduler and label table after the last epoch
   checkpoints/best.pt       the model with the best validation (or training) accuracy
   bad_images.csv            images skipped with --skip-bad (filepath, reason)
@@ -18,6 +19,10 @@ the label trained on this epoch, after earlier relabels), `weight` (float32, SCN
 weight alpha), `high` (bool, high-importance group in its mini-batch), `pred_label` (int16),
 `proposed_label` (int16, SCN's relabel rule, -1 for none; applied from `relabel_epoch` on) and
 `prob_0..prob_{K-1}` (float16, softmax of the classifier logits before the attention weighting).
+A holdout file holds the same for the samples of split `holdout` (`--holdout`, never trained on),
+predicted after the epoch's training in evaluation mode: `sample_id`, `given_label`, `weight`,
+`pred_label` and `prob_*`; `curator.scores` calibrates proposal confidence on them. It is written
+before the epoch's record file, so every completed epoch has it (when the run has a holdout).
 Every file is written atomically (temp file + rename), so a crash never leaves a torn file.
 """
 
@@ -97,7 +102,6 @@ def write_info(run_dir: Path, **updates: Any) -> None:
 
 def write_epoch(run_dir: Path, epoch: int, records: dict[str, np.ndarray]) -> None:
     """Write one epoch's per-sample records; `records["probs"]` is an (N, K) array."""
-    probs = np.asarray(records["probs"], dtype=np.float16)
     columns = {
         "sample_id": np.asarray(records["sample_id"], dtype=np.int32),
         "given_label": np.asarray(records["given_label"], dtype=np.int16),
@@ -107,8 +111,25 @@ def write_epoch(run_dir: Path, epoch: int, records: dict[str, np.ndarray]) -> No
         "pred_label": np.asarray(records["pred_label"], dtype=np.int16),
         "proposed_label": np.asarray(records["proposed_label"], dtype=np.int16),
     }
-    columns.update({f"prob_{k}": probs[:, k] for k in range(probs.shape[1])})
-    atomic_write_parquet(pd.DataFrame(columns), epoch_path(run_dir, epoch))
+    atomic_write_parquet(pd.DataFrame(columns | _prob_columns(records["probs"])),
+                         epoch_path(run_dir, epoch))
+
+
+def write_holdout(run_dir: Path, epoch: int, records: dict[str, np.ndarray]) -> None:
+    """Write one epoch's predictions of the held-out samples (see the module docstring)."""
+    columns = {
+        "sample_id": np.asarray(records["sample_id"], dtype=np.int32),
+        "given_label": np.asarray(records["given_label"], dtype=np.int16),
+        "weight": np.asarray(records["weight"], dtype=np.float32),
+        "pred_label": np.asarray(records["pred_label"], dtype=np.int16),
+    }
+    atomic_write_parquet(pd.DataFrame(columns | _prob_columns(records["probs"])),
+                         holdout_path(run_dir, epoch))
+
+
+def _prob_columns(probs: np.ndarray) -> dict[str, np.ndarray]:
+    probs = np.asarray(probs, dtype=np.float16)
+    return {f"prob_{k}": probs[:, k] for k in range(probs.shape[1])}
 
 
 def write_metrics(run_dir: Path, row: dict[str, Any]) -> None:
@@ -124,6 +145,11 @@ def write_metrics(run_dir: Path, row: dict[str, Any]) -> None:
 def epoch_path(run_dir: Path, epoch: int) -> Path:
     """Path of the record file of one epoch (1-based)."""
     return Path(run_dir) / RECORDS / f"epoch_{epoch:04d}.parquet"
+
+
+def holdout_path(run_dir: Path, epoch: int) -> Path:
+    """Path of the holdout prediction file of one epoch (1-based)."""
+    return Path(run_dir) / RECORDS / f"holdout_{epoch:04d}.parquet"
 
 
 # ---------------------------------------------------------------- reading a run
@@ -159,6 +185,12 @@ def read_metrics(run_dir: Path) -> pd.DataFrame:
     return pd.read_csv(path) if path.exists() else pd.DataFrame()
 
 
+def epoch_files(run_dir: Path) -> list[Path]:
+    """Every per-epoch file of the run (records and holdout predictions)."""
+    folder = require_run(run_dir) / RECORDS
+    return sorted(folder.glob("epoch_*.parquet")) + sorted(folder.glob("holdout_*.parquet"))
+
+
 def completed_epochs(run_dir: Path) -> list[int]:
     """Epoch numbers whose record file exists, ascending."""
     files = sorted((require_run(run_dir) / RECORDS).glob("epoch_*.parquet"))
@@ -171,6 +203,12 @@ def read_raw_epoch(run_dir: Path, epoch: int) -> pd.DataFrame:
     if not path.exists():
         raise RunError(f"{run_dir}: epoch {epoch} has no records ({path.name} missing)")
     return pd.read_parquet(path)
+
+
+def read_holdout(run_dir: Path, epoch: int) -> pd.DataFrame | None:
+    """One holdout file as stored, or None when the run holds nothing out."""
+    path = holdout_path(run_dir, epoch)
+    return pd.read_parquet(path) if path.exists() else None
 
 
 def read_epochs(run_dir: Path, epochs: list[int] | None = None) -> pd.DataFrame:

@@ -2,45 +2,68 @@
 
 Conventions (kept everywhere): **higher `suspicion` = the given label is more likely wrong**;
 **higher `ambiguity` = the face itself is more uncertain**; `confidence` is the estimated
-probability that `proposed_label` is right. All scores come from the *training-pass* records,
-so no extra inference pass is needed.
+probability that `proposed_label` is right. Training samples are scored from their
+*training-pass* records; the run's held-out part (split `holdout`, `--holdout`) from its
+out-of-sample predictions, so no extra inference pass is needed. Evidence: docs/BENCHMARKS.md.
 
-- `suspicion` = 1 - mean over all epochs of the training-pass probability of the given label.
-  Averaging over the whole run catches labels the network only memorises late (cf. AUM,
-  Pleiss et al. 2020); it ranked synthetic flips far better than SCN's final weight.
-- `ambiguity` = mean over epochs of 1 - (the sample's weight percentile within its epoch): SCN's
-  attention weight measures how uncertain a face is, not whether its label is wrong.
-- `proposed_label` = the class other than the given one with the highest mean probability over
-  the last `window` epochs; proposed only where that mean beats the given label's mean (the
-  proposal is expected to be right more often than the label it replaces) and the face is not
-  ambiguous. `confidence` is that mean probability.
-- `ambiguous` = no class, the given one included, reaches a mean probability of 0.5 over the
-  last `window` epochs: the network cannot tell what the face shows, so curator proposes no
-  relabel and flags the face for re-annotation instead.
+- `suspicion` = 1 - mean over all epochs of the probability of the given label. Averaging over
+  the whole run catches labels the network only memorises late (cf. AUM, Pleiss et al. 2020);
+  it ranked synthetic flips far better than SCN's final weight. Held-out samples' values are
+  mapped onto the training samples' distribution by quantile, so one ranking holds both.
+- `ambiguity` = mean over epochs of 1 - (the sample's weight percentile within its epoch and
+  part): SCN's attention weight measures how uncertain a face is, not whether its label is wrong.
+- The proposal statistic q(c) of a class is its mean probability over the last `window` epochs
+  in which the sample was trained on its *given* label: once SCN relabels a sample, training
+  pulls it towards the new label and its probabilities stop being independent evidence.
+- `confidence` = calibrate(q(proposed)): an isotonic map from q to the probability that a class
+  is the sample's label, fitted on the held-out part (whose q is out-of-sample) with the given
+  labels as targets. Without a holdout (`--holdout 0`), confidence is q itself, uncalibrated.
+- `proposed_label` = the class other than the given one with the highest q, proposed only where
+  its expected gain calibrate(q(proposed)) - calibrate(q(given)) is positive and the face is
+  not ambiguous; `expected_gain` is that difference.
+- `ambiguous` = no class, the given one included, reaches q = 0.5: the network cannot tell what
+  the face shows, so curator proposes no relabel and flags the face for re-annotation instead.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from curator import runlog
+from curator.calibration import IsotonicMap, fit_isotonic
 from curator.errors import RunError
 
 PROPOSAL_WINDOW = 5
 # A face whose best class stays under even odds is ambiguous: no proposal, flagged instead.
 AMBIGUOUS_BELOW = 0.5
+# Fewer held-out samples than this calibrate nothing: confidence stays the raw statistic.
+MIN_CALIBRATION_SAMPLES = 50
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a run's samples, epochs first: probs (E, N, K), weights (E, N), and the epochs
+    whose records count for proposals (E, N; all True for held-out samples)."""
+
+    sample_id: np.ndarray
+    given: np.ndarray
+    probs: np.ndarray
+    weights: np.ndarray
+    evidence: np.ndarray
 
 
 def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFrame:
-    """One row per training sample: labels, SCN weights, scores and the proposal.
+    """One row per scored sample (training and held-out): labels, SCN weights, scores, proposal.
 
     Columns: sample_id, filepath, split, given_label, scn_label (SCN's label after its own
     relabels), pred_label, pred_prob, scn_weight, scn_weight_history (list), scn_low_epochs,
-    suspicion, ambiguity, ambiguous, proposed_label (missing where none), confidence, and truth
-    when known.
+    suspicion, ambiguity, ambiguous, proposed_label (missing where none), confidence,
+    expected_gain, and truth when known. `frame.attrs["calibrated"]` says whether confidence
+    was calibrated on a holdout.
     """
     run_dir = runlog.require_run(run_dir)
     manifest = runlog.read_manifest(run_dir)
@@ -49,40 +72,29 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
     if not raws:
         raise RunError(f"{run_dir}: no epoch has finished yet; nothing to score")
     k = len(manifest.classes)
-    probs = np.stack([r[[f"prob_{c}" for c in range(k)]].to_numpy(np.float32) for r in raws])
-    weights = np.stack([r["weight"].to_numpy(np.float32) for r in raws])
-    high = np.stack([r["high"].to_numpy(bool) for r in raws])
-    last = raws[-1]
-    given = last["given_label"].to_numpy(np.int64)
+    trained = _part(raws, k)
+    current = np.stack([r["current_label"].to_numpy(np.int64) for r in raws])
+    trained = Part(trained.sample_id, trained.given, trained.probs, trained.weights,
+                   current == trained.given)
+    holdouts = [runlog.read_holdout(run_dir, e) for e in epochs]
+    held = _part([h.sort_values("sample_id") for h in holdouts], k) if holdouts[0] is not None else None
+    calibrate = _calibration(held, window)
 
-    suspicion = suspicion_score(probs, given)
-    ambiguous = probs[-window:].mean(axis=0).max(axis=1) < AMBIGUOUS_BELOW
-    proposed, confidence = propose(probs[-window:], given)
-    proposed[ambiguous] = runlog.NO_LABEL
-    ids = last["sample_id"].to_numpy()
-    table = manifest.table.set_index("sample_id").loc[ids]
-    classes = list(manifest.classes)
-    names = pd.Categorical.from_codes
-    frame = pd.DataFrame({
-        "sample_id": ids,
-        "filepath": table["filepath"].to_numpy(),
-        "split": table["split"].to_numpy(),
-        "given_label": names(given, classes),
-        "scn_label": names(last["current_label"].to_numpy(), classes),
-        "pred_label": names(last["pred_label"].to_numpy(), classes),
-        "pred_prob": probs[-1, np.arange(len(ids)), last["pred_label"].to_numpy()],
-        "scn_weight": weights[-1],
-        "scn_weight_history": list(weights.T),
-        "scn_low_epochs": (~high).sum(axis=0),
-        "suspicion": suspicion,
-        "ambiguity": ambiguity_score(weights),
-        "ambiguous": ambiguous,
-        "proposed_label": names(proposed, classes),
-        "confidence": np.where(proposed >= 0, confidence, np.nan),
-    })
-    if "truth" in table:
-        frame["truth"] = pd.Categorical(table["truth"].to_numpy(), classes)
-    return frame
+    train_frame = _score_part(trained, calibrate, window)
+    train_frame["suspicion"] = suspicion_score(trained.probs, trained.given)
+    last = raws[-1]
+    train_frame["scn_label"] = last["current_label"].to_numpy()
+    train_frame["scn_low_epochs"] = (~np.stack([r["high"].to_numpy(bool) for r in raws])).sum(axis=0)
+    frames = [train_frame]
+    if held is not None:
+        held_frame = _score_part(held, calibrate, window)
+        held_frame["suspicion"] = match_quantiles(suspicion_score(held.probs, held.given),
+                                                  train_frame["suspicion"].to_numpy())
+        held_frame["scn_label"] = held.given
+        held_frame["scn_low_epochs"] = 0
+        frames.append(held_frame)
+    scored = pd.concat(frames, ignore_index=True).sort_values("sample_id", ignore_index=True)
+    return _named(scored, manifest, calibrated=calibrate is not None)
 
 
 def suspicion_score(probs: np.ndarray, given: np.ndarray) -> np.ndarray:
@@ -97,16 +109,97 @@ def ambiguity_score(weights: np.ndarray) -> np.ndarray:
     return 1.0 - ranks.mean(axis=1)
 
 
-def propose(probs: np.ndarray, given: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Best other class by mean probability, where it beats the given label; -1 where it does not.
+def evidence_mean(probs: np.ndarray, evidence: np.ndarray, window: int) -> np.ndarray:
+    """Per sample, the mean class probabilities (N, K) over its last `window` epochs with
+    evidence (all epochs of a sample without any, so every sample gets a value)."""
+    later = np.cumsum(evidence[::-1], axis=0)[::-1]  # evidence epochs from this one to the end
+    chosen = evidence & (later <= window)
+    chosen[:, ~chosen.any(axis=0)] = True
+    return (probs * chosen[..., None]).sum(axis=0) / chosen.sum(axis=0)[:, None]
 
-    Returns (proposed class index or -1, that class's mean probability).
+
+def propose(q: np.ndarray, given: np.ndarray, calibrate: IsotonicMap | None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best other class by `q` (N, K), where its expected gain over the given label is positive.
+
+    Returns (proposed class index or -1, confidence of the best other class, expected gain).
     """
-    mean = probs.mean(axis=0)
     rows = np.arange(len(given))
-    others = mean.copy()
+    others = q.copy()
     others[rows, given] = -np.inf
     best = others.argmax(axis=1)
-    best_prob = mean[rows, best]
-    proposed = np.where(best_prob > mean[rows, given], best, runlog.NO_LABEL)
-    return proposed, best_prob
+    scale = calibrate if calibrate is not None else (lambda x: np.asarray(x, np.float64))
+    confidence = scale(q[rows, best])
+    gain = confidence - scale(q[rows, given])
+    return np.where(gain > 0, best, runlog.NO_LABEL), confidence, gain
+
+
+def match_quantiles(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Each value replaced by the reference's quantile at the value's own percentile."""
+    if len(values) == 0:
+        return values.astype(np.float64)
+    percentile = (pd.Series(values).rank(method="average").to_numpy() - 0.5) / len(values)
+    return np.quantile(reference, percentile)
+
+
+def _part(frames: list[pd.DataFrame], k: int) -> Part:
+    probs = np.stack([f[[f"prob_{c}" for c in range(k)]].to_numpy(np.float32) for f in frames])
+    weights = np.stack([f["weight"].to_numpy(np.float32) for f in frames])
+    last = frames[-1]
+    return Part(last["sample_id"].to_numpy(), last["given_label"].to_numpy(np.int64), probs,
+                weights, np.ones(weights.shape, bool))
+
+
+def _calibration(held: Part | None, window: int) -> IsotonicMap | None:
+    """The isotonic map q -> P(class is the label), fitted on the held-out part's q of every
+    class; None when the holdout is too small to trust."""
+    if held is None or len(held.given) < MIN_CALIBRATION_SAMPLES:
+        return None
+    q = held.probs[-window:].mean(axis=0)
+    is_label = np.zeros_like(q, dtype=bool)
+    is_label[np.arange(len(held.given)), held.given] = True
+    return fit_isotonic(q.ravel(), is_label.ravel())
+
+
+def _score_part(part: Part, calibrate: IsotonicMap | None, window: int) -> pd.DataFrame:
+    q = evidence_mean(part.probs, part.evidence, window)
+    ambiguous = q.max(axis=1) < AMBIGUOUS_BELOW
+    proposed, confidence, gain = propose(q, part.given, calibrate)
+    proposed[ambiguous] = runlog.NO_LABEL
+    final = part.probs[-1]
+    pred = final.argmax(axis=1)
+    return pd.DataFrame({
+        "sample_id": part.sample_id,
+        "given_label": part.given,
+        "pred_label": pred,
+        "pred_prob": final[np.arange(len(pred)), pred],
+        "scn_weight": part.weights[-1],
+        "scn_weight_history": list(part.weights.T),
+        "ambiguity": ambiguity_score(part.weights),
+        "ambiguous": ambiguous,
+        "proposed_label": proposed,
+        "confidence": np.where(proposed >= 0, confidence, np.nan),
+        "expected_gain": np.where(proposed >= 0, gain, np.nan),
+    })
+
+
+def _named(scored: pd.DataFrame, manifest, *, calibrated: bool) -> pd.DataFrame:
+    """Class indices as names, plus filepath, split and truth from the manifest."""
+    table = manifest.table.set_index("sample_id").loc[scored["sample_id"]]
+    classes = list(manifest.classes)
+    frame = pd.DataFrame({"sample_id": scored["sample_id"].to_numpy(),
+                          "filepath": table["filepath"].to_numpy(),
+                          "split": table["split"].to_numpy()})
+    for column in ("given_label", "scn_label", "pred_label"):
+        frame[column] = pd.Categorical.from_codes(scored[column].to_numpy(np.int64), classes)
+    for column in ("pred_prob", "scn_weight", "scn_weight_history", "scn_low_epochs",
+                   "suspicion", "ambiguity", "ambiguous"):
+        frame[column] = scored[column].to_numpy()
+    frame["proposed_label"] = pd.Categorical.from_codes(scored["proposed_label"].to_numpy(np.int64),
+                                                        classes)
+    frame["confidence"] = scored["confidence"].to_numpy()
+    frame["expected_gain"] = scored["expected_gain"].to_numpy()
+    if "truth" in table:
+        frame["truth"] = pd.Categorical(table["truth"].to_numpy(), classes)
+    frame.attrs["calibrated"] = calibrated
+    return frame

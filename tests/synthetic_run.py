@@ -15,16 +15,18 @@ from curator.data import manifest as manifest_module
 CLASSES = ("angry", "happy", "neutral", "sad")
 
 
-def make_run(root: Path, *, n_train: int = 24, n_val: int = 0, epochs: int = 3,
-             relabel_epoch: int = 2, noise: float = 0.25, truth: bool = True,
+def make_run(root: Path, *, n_train: int = 24, n_val: int = 0, n_holdout: int = 0,
+             epochs: int = 3, relabel_epoch: int = 2, noise: float = 0.25, truth: bool = True,
              classes: tuple[str, ...] = CLASSES, state: str = "finished", seed: int = 0) -> Path:
-    """A run directory under `root` whose flipped samples get low probability and low weight."""
+    """A run directory under `root` whose flipped samples get low probability and low weight;
+    `n_holdout` samples after the training ones form the held-out part (predicted, not trained)."""
     rng = np.random.default_rng(seed)
-    n = n_train + n_val
+    n = n_train + n_holdout + n_val
     k = len(classes)
     true_idx = np.arange(n) % k
     flipped = np.zeros(n, bool)
-    flipped[rng.choice(n_train, int(round(noise * n_train)), replace=False)] = True
+    scored = n_train + n_holdout
+    flipped[rng.choice(scored, int(round(noise * scored)), replace=False)] = True
     given_idx = np.where(flipped, (true_idx + rng.integers(1, k, n)) % k, true_idx)
     images = root / "images"
     images.mkdir(parents=True, exist_ok=True)
@@ -35,7 +37,7 @@ def make_run(root: Path, *, n_train: int = 24, n_val: int = 0, epochs: int = 3,
         Image.new("RGB", (32, 32), colour).save(path)
         paths.append(str(path.resolve()))
     rows = pd.DataFrame({"filepath": paths, "label": [classes[i] for i in given_idx],
-                         "split": ["train"] * n_train + ["val"] * n_val})
+                         "split": ["train"] * n_train + ["holdout"] * n_holdout + ["val"] * n_val})
     if truth:
         rows["truth"] = [classes[i] for i in true_idx]
     manifest = manifest_module.build(rows, classes, str(root / "labels.csv"))
@@ -44,13 +46,19 @@ def make_run(root: Path, *, n_train: int = 24, n_val: int = 0, epochs: int = 3,
     runlog.create(run_dir, config, manifest)
 
     ids = np.arange(n_train)
+    held = np.arange(n_train, scored)
     current = given_idx[:n_train].copy()
     for epoch in range(1, epochs + 1):
-        logits = rng.normal(0, 1.5, (n_train, k))
-        logits[ids, true_idx[:n_train]] += 2.0 + 0.2 * epoch
+        logits = rng.normal(0, 1.5, (scored, k))
+        logits[np.arange(scored), true_idx[:scored]] += 2.0 + 0.2 * epoch
         logits[ids, given_idx[:n_train]] += 0.3 * epoch  # the network slowly memorises flips
-        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-        weight = np.clip(rng.normal(0.7, 0.1, n_train) - 0.4 * flipped[:n_train], 0.01, 0.99)
+        all_probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        all_weights = np.clip(rng.normal(0.7, 0.1, scored) - 0.4 * flipped[:scored], 0.01, 0.99)
+        if n_holdout:
+            runlog.write_holdout(run_dir, epoch, {
+                "sample_id": held, "given_label": given_idx[held], "weight": all_weights[held],
+                "pred_label": all_probs[held].argmax(axis=1), "probs": all_probs[held]})
+        probs, weight = all_probs[:n_train], all_weights[:n_train]
         high = weight >= np.median(weight)
         pred = probs.argmax(axis=1)
         relabel = (epoch >= relabel_epoch) & ~high & (pred != current)

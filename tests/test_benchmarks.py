@@ -51,7 +51,7 @@ def labelled_csv(tmp_path):
 def test_detect__writes_one_row_per_method_with_metrics_in_range(smoke_out):
     results = pd.read_csv(smoke_out / "results.csv")
 
-    assert sorted(results["method"]) == ["ce", "cleanlab", "curator", "curator-on-ce"]
+    assert sorted(results["method"]) == ["aum", "ce", "cleanlab", "curator", "curator-on-ce"]
     assert (results["noise_level"] == 0.3).all() and (results["seed"] == 0).all()
     # 6 digits per class: 1 held out, 30% of the other 5 (rounded: 2) flipped
     assert (results["train_samples"] == 50).all()

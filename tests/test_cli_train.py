@@ -12,7 +12,7 @@ SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 runner = CliRunner()
 
 
-def test_train_sample_data__a_record_for_every_sample_and_epoch(tmp_path):
+def test_train_sample_data__a_record_for_every_sample_and_epoch_trained_or_held_out(tmp_path):
     run = tmp_path / "run"
     result = runner.invoke(app, ["train", str(SAMPLE_DATA), "--out", str(run), "--epochs", "2",
                                  "--image-size", "64", "--no-pretrained", "--seed", "0",
@@ -21,12 +21,22 @@ def test_train_sample_data__a_record_for_every_sample_and_epoch(tmp_path):
     assert "epoch   2" in result.output
 
     labels = pd.read_csv(SAMPLE_DATA / "labels.csv")
+    manifest = runlog.read_manifest(run)
+    held = manifest.table[manifest.table["split"] == "holdout"]
+    # round(10%) of each class: 6 of 59..64 given labels, 7 of 65..68
+    expected_held = labels["label"].value_counts().map(lambda n: 7 if n >= 65 else 6)
+    assert held["label"].value_counts().sort_index().to_dict() == expected_held.sort_index().to_dict()
     records = runlog.read_epochs(run)
-    assert len(records) == 2 * len(labels)
-    assert records.groupby("epoch")["sample_id"].nunique().tolist() == [len(labels)] * 2
+    assert records.groupby("epoch")["sample_id"].nunique().tolist() == [len(labels) - len(held)] * 2
+    for epoch in (1, 2):
+        held_records = runlog.read_holdout(run, epoch)
+        assert sorted(held_records["sample_id"]) == sorted(held["sample_id"])
+        trained = set(records.loc[records["epoch"] == epoch, "sample_id"])
+        assert trained.isdisjoint(held_records["sample_id"])
+        assert len(trained) + len(held_records) == len(labels)
     by_path = records[records["epoch"] == 1].set_index("filepath")["given_label"].astype(str)
     expected = {str((SAMPLE_DATA / p).resolve()): label for p, label in zip(labels["filepath"], labels["label"])}
-    assert by_path.to_dict() == expected
+    assert by_path.to_dict() == {path: expected[path] for path in by_path.index}
     assert runlog.read_config(run).backbone == "resnet18"
 
 

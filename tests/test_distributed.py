@@ -109,7 +109,11 @@ def test_nproc_2__records_every_sample_once_per_epoch_like_one_process(two_proce
                    tmp_path / "single")
 
     records = raw_records(two_process_run)
-    assert records.groupby("epoch")["sample_id"].apply(sorted).tolist() == [list(range(21))] * 2
+    for epoch in (1, 2):
+        held = runlog.read_holdout(two_process_run, epoch)  # each process predicts a share
+        trained = records.loc[records["epoch"] == epoch, "sample_id"]
+        assert sorted([*trained, *held["sample_id"]]) == list(range(21))
+        assert held["sample_id"].tolist() == runlog.read_holdout(single, epoch)["sample_id"].tolist()
     assert records["weight"].between(0, 1).all() and set(records["high"]) == {True, False}
     assert runlog.read_info(two_process_run)["classes"] == runlog.read_info(single)["classes"]
     assert runlog.read_info(two_process_run)["state"] == "finished"

@@ -95,7 +95,7 @@ def test_export_csv__one_row_per_sample_with_absolute_paths_and_the_run_scores(r
     table = pd.read_csv(out_dir / "cleaned.csv")
     assert list(table.columns) == ["filepath", "split", "original_label", "proposed_label",
                                    "final_label", "status", "scn_weight", "suspicion",
-                                   "ambiguity", "confidence"]
+                                   "ambiguity", "confidence", "expected_gain"]
     assert len(table) == N_TRAIN + N_VAL
     assert all(os.path.isabs(p) and os.path.exists(p) for p in table["filepath"])
     last = pd.read_parquet(runlog.epoch_path(run_dir, 3)).sort_values("sample_id")

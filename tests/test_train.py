@@ -28,9 +28,16 @@ def test_train__records_every_sample_once_per_epoch(tiny_folder, tmp_path):
     run = train(tiny_config(tiny_folder), tmp_path / "run")
 
     records = runlog.read_epochs(run)
-    assert len(records) == 21 * 3
+    held = runlog.read_manifest(run).table.query("split == 'holdout'")["sample_id"]
+    assert len(held) == 3  # round(10%) of each of the 3 classes of 7
+    assert len(records) == 18 * 3
     assert not records.duplicated(["epoch", "sample_id"]).any()
-    assert records.groupby("epoch")["sample_id"].nunique().tolist() == [21, 21, 21]
+    for epoch in (1, 2, 3):
+        trained = records.loc[records["epoch"] == epoch, "sample_id"]
+        predicted = runlog.read_holdout(run, epoch)
+        assert sorted([*trained, *predicted["sample_id"]]) == list(range(21))
+        assert predicted["weight"].between(0, 1).all()
+        assert predicted[[f"prob_{k}" for k in range(3)]].sum(axis=1).between(0.99, 1.01).all()
     assert records["weight"].between(0, 1).all()
     assert set(records["group"]) == {"high", "low"}
     assert records["prob_given"].between(0, 1).all()

@@ -7,7 +7,7 @@ Columns of `Manifest.table` (one row per image, `sample_id` = row position 0..N-
 | sample_id  | int  | stable id of the sample inside a run                               |
 | filepath   | str  | absolute path of the image                                         |
 | label      | str  | the given label (a class name from `classes`)                      |
-| split      | str  | `train`, `val` or `test` (`train` where the source has no split)   |
+| split      | str  | `train`, `holdout`, `val` or `test` (`train` where the source has none) |
 | truth      | str  | optional: the known clean label, for evaluation only               |
 | votes      | str  | optional: annotator vote counts, `class:count|class:count`         |
 
@@ -22,7 +22,7 @@ import pandas as pd
 from curator.errors import DataError
 
 REQUIRED_COLUMNS = ("sample_id", "filepath", "label", "split")
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "holdout", "val", "test")
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ and image checks run last so `--skip-bad` drops rows from the final table.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from curator import runlog
@@ -17,6 +19,9 @@ from curator.data.manifest import Manifest, build, require_trainable
 from curator.data.truth import attach_truth
 from curator.errors import DataError
 from curator.noise import inject_noise
+
+# The holdout draw has its own random stream, so it never lines up with the noise draw.
+HOLDOUT_STREAM = 7
 
 
 def load_training_set(config: TrainConfig, run_dir: Path) -> tuple[Manifest, list[str]]:
@@ -41,11 +46,28 @@ def load_training_set(config: TrainConfig, run_dir: Path) -> tuple[Manifest, lis
         notes.append(f"injected noise: {flipped} training labels flipped ({config.inject_noise:.0%} "
                      f"per class, seed {config.seed}); the truth is kept in the run")
     manifest, bad = check_images(manifest, skip_bad=config.skip_bad)
+    if config.holdout:
+        manifest = hold_out(manifest, config.holdout, seed=config.seed)
     require_trainable(manifest)
     if len(bad):
         runlog.atomic_write(Path(run_dir) / runlog.BAD_IMAGES, lambda tmp: bad.to_csv(tmp, index=False))
         notes.append(f"skipped {len(bad)} unreadable image(s), listed in {run_dir}/{runlog.BAD_IMAGES}")
     return manifest, notes
+
+
+def hold_out(manifest: Manifest, share: float, *, seed: int) -> Manifest:
+    """Move round(share x n) of each class's n training rows (at least one stays) to split
+    `holdout`: never trained on, predicted every epoch, the part that calibrates `confidence`."""
+    table = manifest.table
+    rng = np.random.default_rng([seed, HOLDOUT_STREAM])
+    labels = manifest.label_indices().to_numpy()
+    train = (table["split"] == "train").to_numpy()
+    split = table["split"].to_numpy(dtype=object).copy()
+    for label in range(len(manifest.classes)):
+        members = np.flatnonzero(train & (labels == label))
+        count = min(math.floor(share * len(members) + 0.5), len(members) - 1)
+        split[rng.choice(members, size=max(count, 0), replace=False)] = "holdout"
+    return Manifest(table.assign(split=split), manifest.classes, manifest.source)
 
 
 def _with_validation(manifest: Manifest, config: TrainConfig) -> Manifest:

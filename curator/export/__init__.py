@@ -13,14 +13,15 @@ import pandas as pd
 
 from curator import runlog
 from curator.errors import CuratorError
-from curator.export.labels import POLICIES, STATUSES, check_policy, cleaned_labels, label_changes
+from curator.export.labels import (POLICIES, STATUSES, check_policy, cleaned_labels,
+                                   expected_net_gain, label_changes)
 from curator.export.source import Source, check_finished, read_decisions, resolve_source
 from curator.export.writers import FORMATS, IMAGE_TREES, rafdb_id, write_csv
 from curator.outputs import prepare_output
 from curator.scores import sample_scores
 
 __all__ = ["FORMATS", "POLICIES", "STATUSES", "Source", "ambiguous_list_path", "cleaned_labels", "export",
-           "label_changes", "rafdb_id", "resolve_source"]
+           "expected_net_gain", "label_changes", "rafdb_id", "resolve_source"]
 
 
 def export(source: str | Path, out: Path, *, policy: str = "keep",

@@ -21,7 +21,7 @@ from curator.export.labels import SCORE_COLUMNS
 from curator.outputs import write_folder_atomically
 
 CSV_COLUMNS = ("filepath", "split", "original_label", "proposed_label", "final_label", "status",
-               "scn_weight", "suspicion", "ambiguity", "confidence")
+               "scn_weight", "suspicion", "ambiguity", "confidence", "expected_gain")
 RAFDB_IMAGES = "Image/aligned"
 
 

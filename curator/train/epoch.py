@@ -206,12 +206,17 @@ def _autocast(device: torch.device, enabled: bool):
 
 
 @torch.no_grad()
-def predict_probs(model: nn.Module, loader, device: torch.device, *, amp: bool = True) -> np.ndarray:
-    """Softmax class probabilities (N, K) of a loader yielding (images, index), in loader order."""
+def predict(model: nn.Module, loader, device: torch.device, *,
+            amp: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax class probabilities (N, K) and SCN weights (N,) of a loader yielding
+    (images, index), in loader order, in evaluation mode."""
     model.eval()
-    chunks = []
+    probs, weights = [], []
     for images, _ in loader:
         with _autocast(device, amp):
-            _, logits = model(images.to(device, non_blocking=True))
-        chunks.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-    return np.concatenate(chunks) if chunks else np.zeros((0, model.fc.out_features), np.float32)
+            alpha, logits = model(images.to(device, non_blocking=True))
+        probs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+        weights.append(alpha.float().cpu().numpy())
+    if not probs:
+        return np.zeros((0, model.fc.out_features), np.float32), np.zeros(0, np.float32)
+    return np.concatenate(probs), np.concatenate(weights)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -29,7 +30,7 @@ from curator.scn.model import build_model
 from curator.train import checkpoint
 from curator.train.distributed import Group, share_buffers
 from curator.train.epoch import (EpochRecords, EpochStats, Learner, Margin, apply_relabels,
-                                 predict_probs, train_epoch)
+                                 predict, train_epoch)
 from curator.train.summary import epoch_metrics
 
 # Rank r reseeds augmentation and dropout with the single-process seed + r * RANK_SEED_STRIDE.
@@ -74,13 +75,17 @@ class Trainer:
         self.device = group.device(resolve_device(config.device))
         self.train_rows = manifest.table[manifest.table["split"] == "train"]
         self.sample_ids = self.train_rows["sample_id"].to_numpy()
-        self.given = manifest.label_indices().to_numpy()[self.sample_ids]
+        self.all_labels = manifest.label_indices().to_numpy()
+        self.given = self.all_labels[self.sample_ids]
         self.labels = self.given.copy()
         val_rows = _validation_rows(manifest)
         self.val_size = len(val_rows)
         val_rows = val_rows.iloc[group.rank::group.world]  # each process checks every world-th row
         self.val_labels = manifest.label_indices().to_numpy()[val_rows["sample_id"].to_numpy()]
-        self.val_loader = self._val_loader(val_rows)
+        self.val_loader = self._eval_loader(val_rows)
+        holdout_rows = manifest.table[manifest.table["split"] == "holdout"]
+        self.holdout_ids = holdout_rows["sample_id"].to_numpy()
+        self.holdout_loader = self._eval_loader(holdout_rows.iloc[group.rank::group.world])
         self.num_classes = len(manifest.classes)
         torch.manual_seed(config.seed)  # the initial weights
         model, weights_note = build_model(config, self.num_classes)
@@ -96,7 +101,8 @@ class Trainer:
                                torch.amp.GradScaler("cuda") if use_scaler else None, self.device)
         self.best_accuracy = -1.0
         processes = f" x {group.world} processes" if group.world > 1 else ""
-        reporter.note(f"{len(self.sample_ids)} training samples, {self.val_size} validation, "
+        reporter.note(f"{len(self.sample_ids)} training samples, {len(self.holdout_ids)} held out "
+                      f"for calibration, {self.val_size} validation, "
                       f"{len(manifest.classes)} classes; {weights_note}; device "
                       f"{self.device.type}{processes}")
         if 1 < group.world and config.batch_size // group.world < SMALL_LOCAL_BATCH:
@@ -128,8 +134,11 @@ class Trainer:
         self.scheduler.step()
         share_buffers(learner.network)
         val_accuracy = self._validate()
+        holdout = self._predict_holdout()
         if not self.group.is_main:
             return
+        if holdout is not None:
+            runlog.write_holdout(self.run_dir, epoch, holdout)
         runlog.write_epoch(self.run_dir, epoch, {
             "sample_id": self.sample_ids, "given_label": self.given,
             "current_label": records.current_label, "weight": records.weight, "high": records.high,
@@ -187,18 +196,33 @@ class Trainer:
         checkpoint never landed, are dropped to be redone."""
         saved = checkpoint.checkpoint_path(self.run_dir, "last").is_file()
         state = checkpoint.load_state(self.run_dir, "last") if saved else None
-        for epoch in runlog.completed_epochs(self.run_dir):
-            if epoch > (int(state["epoch"]) if state else 0):
-                runlog.epoch_path(self.run_dir, epoch).unlink()
+        done = int(state["epoch"]) if state else 0
+        for path in runlog.epoch_files(self.run_dir):
+            if int(path.stem.split("_")[1]) > done:
+                path.unlink()
         return state
 
     def _validate(self) -> float | None:
         """Accuracy on the validation rows (every process predicts its share)."""
         if not self.val_size:
             return None
-        probs = predict_probs(self.learner.model, self.val_loader, self.device, amp=self.config.amp)
+        probs, _ = predict(self.learner.model, self.val_loader, self.device, amp=self.config.amp)
         correct = int((probs.argmax(axis=1) == self.val_labels).sum())
         return sum(self.group.all_gather(correct)) / self.val_size
+
+    def _predict_holdout(self) -> dict | None:
+        """The held-out samples' predictions (every process predicts its share), in id order."""
+        if not len(self.holdout_ids):
+            return None
+        part = predict(self.learner.model, self.holdout_loader, self.device, amp=self.config.amp)
+        parts = self.group.all_gather(part)
+        world = self.group.world
+        probs = np.zeros((len(self.holdout_ids), self.num_classes), np.float32)
+        weights = np.zeros(len(self.holdout_ids), np.float32)
+        for rank, (rank_probs, rank_weights) in enumerate(parts):
+            probs[rank::world], weights[rank::world] = rank_probs, rank_weights
+        return {"sample_id": self.holdout_ids, "given_label": self.all_labels[self.holdout_ids],
+                "weight": weights, "pred_label": probs.argmax(axis=1), "probs": probs}
 
     def _train_loader(self, epoch: int, *, augmentation: torch.Generator) -> DataLoader:
         """The epoch's batches for this process: the order is drawn alike on every process, the
@@ -212,8 +236,8 @@ class Trainer:
         return DataLoader(dataset, batch_sampler=batches, num_workers=config.workers,
                           pin_memory=self.device.type == "cuda", generator=augmentation)
 
-    def _val_loader(self, rows) -> DataLoader:
-        """Validation has no randomness, so its workers can live for the whole run."""
+    def _eval_loader(self, rows) -> DataLoader:
+        """Validation and holdout have no randomness, so their workers can live for the whole run."""
         config = self.config
         dataset = ImageDataset(rows["filepath"].tolist(), make_transform(config.image_size, train=False))
         return DataLoader(dataset, batch_size=config.batch_size, num_workers=config.workers,

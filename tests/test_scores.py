@@ -1,0 +1,113 @@
+"""Scores and calibration: the pure functions against hand-computed values, and a run with a holdout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from curator import scores
+from curator.calibration import fit_isotonic
+from curator.config import TrainConfig
+from curator.data import manifest as manifest_module
+from curator.data.training_set import hold_out
+from synthetic_run import make_run
+
+
+def test_fit_isotonic__pools_adjacent_violators():
+    fitted = fit_isotonic(np.array([0.1, 0.2, 0.3, 0.4]), np.array([0, 1, 0, 1]))
+    # (0.2, 1) and (0.3, 0) violate the order and pool into (0.25, 0.5)
+    np.testing.assert_allclose(fitted.x, [0.1, 0.25, 0.4])
+    np.testing.assert_allclose(fitted.y, [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(fitted(np.array([0.0, 0.175, 0.325, 0.9])), [0.0, 0.25, 0.75, 1.0])
+
+
+def test_fit_isotonic__equal_scores_share_one_block():
+    fitted = fit_isotonic(np.array([0.5, 0.5, 0.9]), np.array([0, 1, 1]))
+    np.testing.assert_allclose(fitted.x, [0.5, 0.9])
+    np.testing.assert_allclose(fitted.y, [0.5, 1.0])
+
+
+def test_fit_isotonic__is_non_decreasing_and_calibrated_on_its_own_data():
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(size=2000)
+    events = rng.uniform(size=2000) < truth ** 2  # an over-confident score
+    fitted = fit_isotonic(truth, events)
+    assert np.all(np.diff(fitted.y) >= 0)
+    assert abs(fitted(np.array([0.5]))[0] - 0.25) < 0.08
+    # pooled blocks keep the event rate: the mean calibrated value equals the base rate
+    assert fitted(truth).mean() == pytest.approx(events.mean(), abs=0.01)
+
+
+def test_fit_isotonic__refuses_mismatched_lengths():
+    with pytest.raises(ValueError):
+        fit_isotonic(np.array([0.1, 0.2]), np.array([1]))
+
+
+def test_evidence_mean__uses_the_last_epochs_trained_on_the_given_label():
+    probs = np.array([[[0.9, 0.1]], [[0.7, 0.3]], [[0.5, 0.5]], [[0.1, 0.9]]], np.float32)
+    evidence = np.array([[True], [True], [True], [False]])  # relabelled before epoch 4
+    np.testing.assert_allclose(scores.evidence_mean(probs, evidence, 2), [[0.6, 0.4]])
+    none = np.zeros((4, 1), bool)  # relabelled from the start: every epoch counts
+    np.testing.assert_allclose(scores.evidence_mean(probs, none, 2), [[0.55, 0.45]])
+
+
+def test_propose__only_where_the_calibrated_gain_is_positive():
+    q = np.array([[0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.4, 0.45, 0.15]])
+    given = np.array([0, 0, 0])
+    proposed, confidence, gain = scores.propose(q, given, None)
+    np.testing.assert_array_equal(proposed, [1, -1, 1])
+    np.testing.assert_allclose(confidence, [0.7, 0.3, 0.45])
+    np.testing.assert_allclose(gain, [0.5, -0.3, 0.05])
+    flat = fit_isotonic(np.array([0.5, 1.0]), np.array([0, 1]))  # 0 up to 0.5, then linear
+    proposed, confidence, gain = scores.propose(q, given, flat)
+    np.testing.assert_array_equal(proposed, [1, -1, -1])  # 0.4 and 0.45 both map to 0
+    np.testing.assert_allclose(confidence, [0.4, 0.0, 0.0])
+
+
+def test_match_quantiles__keeps_order_and_takes_the_reference_scale():
+    reference = np.linspace(0.0, 1.0, 101)
+    matched = scores.match_quantiles(np.array([10.0, 30.0, 20.0, 40.0]), reference)
+    np.testing.assert_allclose(matched, [0.125, 0.625, 0.375, 0.875])
+
+
+def test_hold_out__takes_a_stratified_seeded_share_and_leaves_every_class_trainable():
+    rows = manifest_module.build(
+        __import__("pandas").DataFrame({"filepath": [f"/x/{i}.png" for i in range(43)],
+                                        "label": ["a"] * 30 + ["b"] * 12 + ["c"]}),
+        ["a", "b", "c"], "x.csv")
+    held = hold_out(rows, 0.1, seed=3)
+    counts = held.table[held.table["split"] == "holdout"]["label"].value_counts().to_dict()
+    assert counts == {"a": 3, "b": 1}  # round(0.1 * 1) of class c would leave it untrainable
+    again = hold_out(rows, 0.1, seed=3)
+    assert held.table["split"].tolist() == again.table["split"].tolist()
+    assert hold_out(rows, 0.1, seed=4).table["split"].tolist() != held.table["split"].tolist()
+
+
+def test_sample_scores__calibrates_on_the_holdout_and_scores_it(tmp_path):
+    run_dir = make_run(tmp_path, n_train=120, n_holdout=80, epochs=4, noise=0.3)
+    frame = scores.sample_scores(run_dir)
+    assert frame.attrs["calibrated"] is True
+    assert frame["split"].value_counts().to_dict() == {"train": 120, "holdout": 80}
+    assert frame["sample_id"].tolist() == list(range(200))
+    has = frame["proposed_label"].notna()
+    assert has.any()
+    assert (frame.loc[has, "expected_gain"] > 0).all()
+    assert frame.loc[has, "confidence"].between(0, 1).all()
+    assert frame.loc[~has, ["confidence", "expected_gain"]].isna().all().all()
+    # held-out suspicion lives on the training samples' scale
+    train = frame[frame["split"] == "train"]["suspicion"]
+    held = frame[frame["split"] == "holdout"]["suspicion"]
+    assert train.min() <= held.min() and held.max() <= train.max()
+    wrong = frame["given_label"].astype(str) != frame["truth"].astype(str)
+    assert frame.loc[wrong, "suspicion"].mean() > frame.loc[~wrong, "suspicion"].mean()
+
+
+def test_sample_scores__without_a_holdout_confidence_is_uncalibrated(tmp_path):
+    frame = scores.sample_scores(make_run(tmp_path, n_train=40, epochs=3))
+    assert frame.attrs["calibrated"] is False
+    assert (frame["split"] == "train").all()
+
+
+def test_train_config__refuses_a_holdout_share_over_one_half():
+    with pytest.raises(Exception, match="--holdout"):
+        TrainConfig(holdout=0.6)
