@@ -44,7 +44,7 @@ def train(
     margin_2: Annotated[float, Opt(help="Relabel margin delta_2.")] = 0.2,
     relabel_epoch: Annotated[int, Opt(help="First epoch whose relabels are applied.")] = 10,
     relabel_scope: Annotated[Optional[str], Opt(help="low (paper) or batch (authors' code).")] = None,
-    relabel: Annotated[bool, Opt("--relabel/--no-relabel", help="Apply SCN's relabelling.")] = True,
+    relabel: Annotated[bool, Opt("--relabel/--no-relabel", help="Apply SCN's relabels during training (recorded either way; off by default, see docs/BENCHMARKS.md).")] = False,
     recipe: Annotated[str, Opt(help="paper (SGD, steps at 15/30, 40 epochs) | authors-code (Adam, exp 0.9).")] = "paper",
     optimizer: Annotated[Optional[str], Opt(help="sgd | adam [recipe]")] = None,
     lr: Annotated[Optional[float], Opt(help="Learning rate [recipe].")] = None,

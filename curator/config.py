@@ -66,7 +66,7 @@ class TrainConfig:
     margin_2: float = 0.2
     relabel_epoch: int = 10
     relabel_scope: str = "low"
-    relabel: bool = True
+    relabel: bool = False  # the rule is recorded every epoch; applying it is opt-in (BENCHMARKS.md)
     # optimisation
     recipe: str = "paper"
     optimizer: str = "sgd"

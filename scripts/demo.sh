@@ -7,7 +7,7 @@ source scripts/install.sh
 RUN="${RUN:-runs/sample-$(date +%Y%m%d-%H%M%S)}"
 curator train sample_data --out "$RUN" --truth sample_data/truth.csv \
     --backbone compact --no-pretrained --image-size 64 --epochs 20 --batch-size 32 \
-    --lr 0.05 --milestones 14,18 --relabel-epoch 12 --margin-1 0.07 --device cpu --seed 0
+    --lr 0.05 --milestones 14,18 --margin-1 0.07 --device cpu --seed 0
 curator export "$RUN" --out "$RUN/cleaned.csv"
 curator report "$RUN" --out "$RUN/report"
 echo

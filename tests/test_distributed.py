@@ -17,7 +17,7 @@ from curator.train.distributed import check_shares
 from curator.train.run import train
 
 OPTIONS = dict(backbone="compact", pretrained=False, image_size=16, epochs=2, batch_size=8,
-               lr=0.05, relabel_epoch=1, margin_2=0.0, device="cpu", seed=0)
+               lr=0.05, relabel=True, relabel_epoch=1, margin_2=0.0, device="cpu", seed=0)
 # Process 1 kills itself (SIGKILL, no clean-up) in its first step of epoch 2; by then process 0
 # has written epoch 1, since it only starts epoch 2 after its checkpoint.
 KILLED_IN_EPOCH_TWO = '''
@@ -77,7 +77,7 @@ def test_check_shares__refuses_steps_of_fewer_than_two_samples():
 # ---------------------------------------------------------------- real processes
 
 def cli_options() -> list[str]:
-    flags = {"pretrained": "--no-pretrained"}
+    flags = {"pretrained": "--no-pretrained", "relabel": "--relabel"}
     return [part for key, value in OPTIONS.items()
             for part in ([flags[key]] if key in flags else [f"--{key.replace('_', '-')}", str(value)])]
 

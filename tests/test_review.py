@@ -129,6 +129,9 @@ def test_load_run__relabel_only_where_scn_proposes_another_label(run_dir, datase
     assert proposed == [None if p != p else str(p) for p in expected.astype(object)]
     has = expected.notna().to_numpy()
     assert np.allclose(np.asarray(confidence)[has].astype(float), scores.loc[ids, "confidence"][has])
+    gains = np.asarray(dataset.values(schema.EXPECTED_GAIN), dtype=float)
+    assert np.allclose(gains[has], scores.loc[ids, "expected_gain"][has]) and (gains[has] > 0).all()
+    assert np.isnan(gains[~has]).all()  # no proposal, no gain
     given = dataset.values("ground_truth.label")
     assert all(p != g for p, g in zip(proposed, given) if p is not None)
 

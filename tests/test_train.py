@@ -49,7 +49,7 @@ def test_train__records_every_sample_once_per_epoch(tiny_folder, tmp_path):
 
 
 def test_train__relabels_change_the_training_label_from_relabel_epoch_on(tiny_folder, tmp_path):
-    run = train(tiny_config(tiny_folder, epochs=4, inject_noise=0.3), tmp_path / "run")
+    run = train(tiny_config(tiny_folder, epochs=4, inject_noise=0.3, relabel=True), tmp_path / "run")
     raw = all_records(run)
     first = raw[raw["epoch"] == 1]
     assert (first["current_label"] == first["given_label"]).all()
@@ -60,6 +60,14 @@ def test_train__relabels_change_the_training_label_from_relabel_epoch_on(tiny_fo
         assert following[(row.epoch + 1, row.sample_id)] == row.proposed_label
     epoch_one_proposals = raw[(raw["epoch"] == 1) & (raw["proposed_label"] >= 0)]
     assert not (epoch_one_proposals["high"]).any(), "paper scope: only the low group is relabelled"
+
+
+def test_train__by_default_records_scn_proposals_without_applying_them(tiny_folder, tmp_path):
+    run = train(tiny_config(tiny_folder, epochs=3, inject_noise=0.3), tmp_path / "run")
+    raw = all_records(run)
+    assert (raw["proposed_label"] >= 0).any(), "margin 0 on random init should propose relabels"
+    assert (raw["current_label"] == raw["given_label"]).all()
+    assert runlog.read_metrics(run)["relabels"].eq(0).all()
 
 
 def test_resume__reproduces_the_uninterrupted_run(tiny_folder, tmp_path):

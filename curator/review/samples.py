@@ -37,6 +37,7 @@ def documents(scores: pd.DataFrame, decisions: dict[int, Decision], *,
         "pred_prob": scores["pred_prob"].astype(float).tolist(),
         "proposed": _names(scores["proposed_label"]),
         "confidence": scores["confidence"].astype(float).tolist(),
+        "gain": scores["expected_gain"].astype(float).tolist(),
         "weight": scores["scn_weight"].astype(float).tolist(),
         "history": [np.asarray(h, dtype=float).tolist() for h in scores["scn_weight_history"]],
         "low_epochs": scores["scn_low_epochs"].astype(int).tolist(),
@@ -70,6 +71,7 @@ def documents(scores: pd.DataFrame, decisions: dict[int, Decision], *,
         }
         if value["proposed"] is not None:
             doc[schema.RELABEL] = _classification(value["proposed"], value["confidence"])
+            doc[schema.EXPECTED_GAIN] = value["gain"]
         if value["truth"] is not None:
             doc[schema.NOISE_TRUTH] = _classification(value["truth"])
         if decision.reviewed_label is not None:

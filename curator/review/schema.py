@@ -34,6 +34,7 @@ LOW_EPOCHS = "scn_low_epochs"
 SUSPICION = "suspicion"
 AMBIGUITY = "ambiguity"
 AMBIGUOUS_FLAG = "scn_ambiguous"
+EXPECTED_GAIN = "scn_expected_gain"  # of the proposal: set only where there is one
 NOISE_TRUTH = "noise_truth"
 STATUS = "review_status"
 REVIEWED_LABEL = "reviewed_label"
@@ -53,6 +54,7 @@ PRIMITIVE_FIELDS: dict[str, tuple[type, type | None]] = {
     SUSPICION: (fo.FloatField, None),
     AMBIGUITY: (fo.FloatField, None),
     AMBIGUOUS_FLAG: (fo.BooleanField, None),
+    EXPECTED_GAIN: (fo.FloatField, None),
     STATUS: (fo.StringField, None),
     REVIEWED_LABEL: (fo.StringField, None),
 }
@@ -79,8 +81,8 @@ def declare_fields(dataset: fo.Dataset, *, with_truth: bool) -> None:
 
 # The App's sidebar shows these first, under one heading, with the review status expanded.
 SIDEBAR_GROUP = "scn review"
-SIDEBAR_PATHS = (STATUS, REVIEWED_LABEL, SUSPICION, AMBIGUITY, AMBIGUOUS_FLAG, WEIGHT, LOW_EPOCHS, WEIGHT_HISTORY,
-                 SAMPLE_ID)
+SIDEBAR_PATHS = (STATUS, REVIEWED_LABEL, SUSPICION, AMBIGUITY, AMBIGUOUS_FLAG, EXPECTED_GAIN, WEIGHT,
+                 LOW_EPOCHS, WEIGHT_HISTORY, SAMPLE_ID)
 
 
 def configure_app(dataset: fo.Dataset) -> None:

@@ -173,8 +173,9 @@ def apply_relabels(labels: np.ndarray, records: EpochRecords, epoch: int, config
 
 def _proposals(logits: Tensor, alpha: Tensor, targets: Tensor, high: Tensor,
                config: TrainConfig) -> Tensor:
-    """SCN's relabel rule on the softmax of the weighted logits, as the authors compute it."""
-    if config.method != "scn" or not config.relabel:
+    """SCN's relabel rule on the softmax of the weighted logits, as the authors compute it
+    (recorded for every SCN run; applied to the label table only with --relabel)."""
+    if config.method != "scn":
         return torch.full_like(targets, losses.NO_LABEL)
     probs = torch.softmax(losses.weighted_logits(logits, alpha), dim=1)
     eligible = ~high if config.relabel_scope == "low" else torch.ones_like(high)
