@@ -42,7 +42,8 @@ def make_run(root: Path, *, n_train: int = 24, n_val: int = 0, n_holdout: int = 
         rows["truth"] = [classes[i] for i in true_idx]
     manifest = manifest_module.build(rows, classes, str(root / "labels.csv"))
     run_dir = root / "run"
-    config = TrainConfig(data=str(root / "labels.csv"), epochs=epochs, relabel_epoch=relabel_epoch)
+    config = TrainConfig(data=str(root / "labels.csv"), epochs=epochs, relabel=True,
+                         relabel_epoch=relabel_epoch)
     runlog.create(run_dir, config, manifest)
 
     ids = np.arange(n_train)

@@ -146,3 +146,29 @@ def test_cli_report__writes_the_report_and_prints_the_headline(run_dir, tmp_path
     assert "suspicion auroc" in result.output and (tmp_path / "report" / "index.html").is_file()
     missing = CliRunner().invoke(app, ["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r2")])
     assert missing.exit_code == 1 and "is not a curator run directory" in missing.output
+
+
+def test_report__sample_data_trained_with_its_truth_file_shows_the_truth_metrics(tmp_path):
+    from typer.testing import CliRunner
+
+    from curator_cli.main import app
+
+    sample_data = Path(__file__).resolve().parents[1] / "sample_data"
+    run, out = tmp_path / "run", tmp_path / "report"
+    trained = CliRunner().invoke(app, [
+        "train", str(sample_data), "--out", str(run), "--truth", str(sample_data / "truth.csv"),
+        "--backbone", "compact", "--no-pretrained", "--image-size", "32", "--epochs", "2",
+        "--batch-size", "64", "--device", "cpu"])
+    assert trained.exit_code == 0, trained.output
+    result = CliRunner().invoke(app, ["report", str(run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    truth = json.loads((out / "summary.json").read_text())["truth"]
+    labels = pd.read_csv(sample_data / "labels.csv")
+    expected = pd.read_csv(sample_data / "truth.csv")
+    assert truth["samples_with_truth"] == len(labels)  # held-out samples are scored too
+    assert truth["flipped"] == int((labels["label"] != expected["label"]).sum()) == 70
+    assert 0.0 <= truth["suspicion_auroc"] <= 1.0
+    assert {"net_gain", "expected_net_gain", "proposal_ece"} <= set(truth)
+    shown = _page_numbers((out / "index.html").read_text())
+    assert shown["truth.flipped"] == "70"
+    assert {name for name in WITH_TRUTH} <= {p.name for p in out.glob("*.png")}

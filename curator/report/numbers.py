@@ -103,6 +103,7 @@ def truth_numbers(scores: pd.DataFrame) -> dict[str, float | int] | None:
         "flips_corrected": metrics.flips_corrected(given, accept_all, truth),
         "clean_labels_changed": metrics.clean_labels_changed(given, accept_all, truth),
         "net_gain": metrics.net_gain(given, accept_all, truth),
+        "expected_net_gain": float(np.nansum(known["expected_gain"].to_numpy(np.float64))),
         "proposal_ece": metrics.expected_calibration_error(confidence, proposed[has] == truth[has]),
         "scn_flips_corrected": metrics.flips_corrected(given, scn, truth),
         "scn_clean_labels_changed": metrics.clean_labels_changed(given, scn, truth),

@@ -36,6 +36,7 @@ TRUTH_HEADLINES = (
     ("flips_corrected", "share of flipped labels corrected by accepting every proposal"),
     ("clean_labels_changed", "clean labels wrongly changed by accepting every proposal"),
     ("net_gain", "net gain in correct labels by accepting every proposal"),
+    ("expected_net_gain", "net gain the calibrated confidences expected (computed without truth)"),
     ("proposal_ece", "expected calibration error of proposal confidence"),
     ("scn_flips_corrected", "share of flipped labels corrected in SCN's own label table"),
     ("scn_clean_labels_changed", "clean labels changed in SCN's own label table"),
