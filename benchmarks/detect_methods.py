@@ -67,13 +67,14 @@ class Budget:
         milestones = [round(m * self.epochs / PAPER_EPOCHS) for m in (15, 30)]
         # baselines train on every sample; curator keeps its default holdout for calibration
         extra = dict(self.scn_options) if method == "scn" else {"holdout": 0.0}
-        return TrainConfig.from_recipe(
-            "paper", data=str(data), truth_column="truth", method=method, seed=seed,
+        options = dict(
+            data=str(data), truth_column="truth", method=method, seed=seed,
             backbone=self.backbone, pretrained=False, image_size=self.image_size,
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
             milestones=[m for m in milestones if 0 < m < self.epochs],
             relabel_epoch=self.relabel_epoch or max(1, self.epochs // 2), device=self.device,
-            workers=self.workers, **extra)
+            workers=self.workers)
+        return TrainConfig.from_recipe("paper", **{**options, **extra})  # extra options win
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,11 @@ out-of-sample predictions, so no extra inference pass is needed. Evidence: docs/
   the whole run catches labels the network only memorises late (cf. AUM, Pleiss et al. 2020);
   it ranked synthetic flips far better than SCN's final weight. Held-out samples' values are
   mapped onto the training samples' distribution by quantile, so one ranking holds both.
-- `ambiguity` = mean over epochs of 1 - (the sample's weight percentile within its epoch and
-  part): SCN's attention weight measures how uncertain a face is, not whether its label is wrong.
+- `ambiguity` = the mean of two percentile ranks within the sample's part: SCN's weight history
+  (mean over epochs of 1 - the weight's percentile within its epoch: the attention weight
+  measures how uncertain a face is, not whether its label is wrong) and the entropy of the mean
+  class probabilities over all epochs. On real annotation noise the blend follows the annotators'
+  disagreement (vote entropy) about twice as closely as the weight alone.
 - The proposal statistic q(c) of a class is its mean probability over the last `window` epochs
   in which the sample was trained on its *given* label: once SCN relabels a sample, training
   pulls it towards the new label and its probabilities stop being independent evidence.
@@ -21,8 +24,10 @@ out-of-sample predictions, so no extra inference pass is needed. Evidence: docs/
 - `proposed_label` = the class other than the given one with the highest q, proposed only where
   its expected gain calibrate(q(proposed)) - calibrate(q(given)) is positive and the face is
   not ambiguous; `expected_gain` is that difference.
-- `ambiguous` = no class, the given one included, reaches q = 0.5: the network cannot tell what
-  the face shows, so curator proposes no relabel and flags the face for re-annotation instead.
+- `ambiguous` = no class, the given one included, reaches q = 0.5, or the face's SCN weight history
+  is among the lowest `AMBIGUOUS_SHARE` of its part: the network cannot tell what the face shows,
+  so curator proposes no relabel and flags the face for re-annotation instead. (On real noise,
+  proposals for the lowest-weight fifth were right less often than not.)
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from curator.errors import RunError
 PROPOSAL_WINDOW = 5
 # A face whose best class stays under even odds is ambiguous: no proposal, flagged instead.
 AMBIGUOUS_BELOW = 0.5
+# ... and so is each part's lowest-weight fifth: on real noise their proposals were mostly wrong.
+AMBIGUOUS_SHARE = 0.2
 # Fewer held-out samples than this calibrate nothing: confidence stays the raw statistic.
 MIN_CALIBRATION_SAMPLES = 50
 
@@ -103,10 +110,20 @@ def suspicion_score(probs: np.ndarray, given: np.ndarray) -> np.ndarray:
     return 1.0 - probs[:, rows, given].mean(axis=0)
 
 
-def ambiguity_score(weights: np.ndarray) -> np.ndarray:
+def low_weight_score(weights: np.ndarray) -> np.ndarray:
     """Mean over epochs of 1 - percentile rank of the weight within its epoch (ties share ranks)."""
     ranks = pd.DataFrame(weights.T).rank(axis=0, pct=True).to_numpy()
     return 1.0 - ranks.mean(axis=1)
+
+
+def ambiguity_score(weights: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Mean of the percentile ranks of `low_weight_score` and of the entropy of the all-epoch mean
+    probabilities; weights (E, N), probs (E, N, K). Ties share ranks."""
+    low_weight = low_weight_score(weights)
+    mean = probs.mean(axis=0).astype(np.float64)
+    entropy = -(mean * np.log(np.clip(mean, 1e-12, 1.0))).sum(axis=1)
+    ranks = pd.DataFrame({"weight": low_weight, "entropy": entropy}).rank(pct=True)
+    return ranks.mean(axis=1).to_numpy()
 
 
 def evidence_mean(probs: np.ndarray, evidence: np.ndarray, window: int) -> np.ndarray:
@@ -163,7 +180,9 @@ def _calibration(held: Part | None, window: int) -> IsotonicMap | None:
 
 def _score_part(part: Part, calibrate: IsotonicMap | None, window: int) -> pd.DataFrame:
     q = evidence_mean(part.probs, part.evidence, window)
-    ambiguous = q.max(axis=1) < AMBIGUOUS_BELOW
+    low_weight = low_weight_score(part.weights)
+    lowest = low_weight > np.quantile(low_weight, 1.0 - AMBIGUOUS_SHARE)
+    ambiguous = (q.max(axis=1) < AMBIGUOUS_BELOW) | lowest
     proposed, confidence, gain = propose(q, part.given, calibrate)
     proposed[ambiguous] = runlog.NO_LABEL
     final = part.probs[-1]
@@ -175,7 +194,7 @@ def _score_part(part: Part, calibrate: IsotonicMap | None, window: int) -> pd.Da
         "pred_prob": final[np.arange(len(pred)), pred],
         "scn_weight": part.weights[-1],
         "scn_weight_history": list(part.weights.T),
-        "ambiguity": ambiguity_score(part.weights),
+        "ambiguity": ambiguity_score(part.weights, part.probs),
         "ambiguous": ambiguous,
         "proposed_label": proposed,
         "confidence": np.where(proposed >= 0, confidence, np.nan),

@@ -54,7 +54,7 @@ def make_run(root: Path, *, n_train: int = 24, n_val: int = 0, n_holdout: int = 
         logits[np.arange(scored), true_idx[:scored]] += 2.0 + 0.2 * epoch
         logits[ids, given_idx[:n_train]] += 0.3 * epoch  # the network slowly memorises flips
         all_probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-        all_weights = np.clip(rng.normal(0.7, 0.1, scored) - 0.4 * flipped[:scored], 0.01, 0.99)
+        all_weights = np.clip(rng.normal(0.7, 0.1, scored) - 0.05 * flipped[:scored], 0.01, 0.99)
         if n_holdout:
             runlog.write_holdout(run_dir, epoch, {
                 "sample_id": held, "given_label": given_idx[held], "weight": all_weights[held],
