@@ -181,4 +181,5 @@ def _mean_std(row: dict, name: str, fmt: str = ".3f") -> str:
     mean, std = row[f"{name}_mean"], row[f"{name}_std"]
     if np.isnan(mean):
         return "–"
-    return f"{mean:{fmt}}" if np.isnan(std) else f"{mean:{fmt}} ± {std:{fmt}}"
+    spread = fmt.lstrip("+")
+    return f"{mean:{fmt}}" if np.isnan(std) else f"{mean:{fmt}} ± {std:{spread}}"

@@ -100,36 +100,29 @@ def write_info(run_dir: Path, **updates: Any) -> None:
     atomic_write_text(path, json.dumps(info, indent=2) + "\n")
 
 
+# The stored dtype of every record column (besides the float16 prob_k columns).
+RECORD_DTYPES: dict[str, Any] = {
+    "sample_id": np.int32, "given_label": np.int16, "current_label": np.int16,
+    "weight": np.float32, "high": bool, "pred_label": np.int16, "proposed_label": np.int16,
+}
+HOLDOUT_COLUMNS = ("sample_id", "given_label", "weight", "pred_label")
+
+
 def write_epoch(run_dir: Path, epoch: int, records: dict[str, np.ndarray]) -> None:
     """Write one epoch's per-sample records; `records["probs"]` is an (N, K) array."""
-    columns = {
-        "sample_id": np.asarray(records["sample_id"], dtype=np.int32),
-        "given_label": np.asarray(records["given_label"], dtype=np.int16),
-        "current_label": np.asarray(records["current_label"], dtype=np.int16),
-        "weight": np.asarray(records["weight"], dtype=np.float32),
-        "high": np.asarray(records["high"], dtype=bool),
-        "pred_label": np.asarray(records["pred_label"], dtype=np.int16),
-        "proposed_label": np.asarray(records["proposed_label"], dtype=np.int16),
-    }
-    atomic_write_parquet(pd.DataFrame(columns | _prob_columns(records["probs"])),
-                         epoch_path(run_dir, epoch))
+    _write_records(epoch_path(run_dir, epoch), records, tuple(RECORD_DTYPES))
 
 
 def write_holdout(run_dir: Path, epoch: int, records: dict[str, np.ndarray]) -> None:
     """Write one epoch's predictions of the held-out samples (see the module docstring)."""
-    columns = {
-        "sample_id": np.asarray(records["sample_id"], dtype=np.int32),
-        "given_label": np.asarray(records["given_label"], dtype=np.int16),
-        "weight": np.asarray(records["weight"], dtype=np.float32),
-        "pred_label": np.asarray(records["pred_label"], dtype=np.int16),
-    }
-    atomic_write_parquet(pd.DataFrame(columns | _prob_columns(records["probs"])),
-                         holdout_path(run_dir, epoch))
+    _write_records(holdout_path(run_dir, epoch), records, HOLDOUT_COLUMNS)
 
 
-def _prob_columns(probs: np.ndarray) -> dict[str, np.ndarray]:
-    probs = np.asarray(probs, dtype=np.float16)
-    return {f"prob_{k}": probs[:, k] for k in range(probs.shape[1])}
+def _write_records(path: Path, records: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
+    columns = {name: np.asarray(records[name], dtype=RECORD_DTYPES[name]) for name in names}
+    probs = np.asarray(records["probs"], dtype=np.float16)
+    columns.update({f"prob_{k}": probs[:, k] for k in range(probs.shape[1])})
+    atomic_write_parquet(pd.DataFrame(columns), path)
 
 
 def write_metrics(run_dir: Path, row: dict[str, Any]) -> None:
