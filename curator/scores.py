@@ -79,12 +79,12 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
     if not raws:
         raise RunError(f"{run_dir}: no epoch has finished yet; nothing to score")
     k = len(manifest.classes)
-    trained = _part(raws, k)
     current = np.stack([r["current_label"].to_numpy(np.int64) for r in raws])
-    trained = Part(trained.sample_id, trained.given, trained.probs, trained.weights,
-                   current == trained.given)
+    given = raws[-1]["given_label"].to_numpy(np.int64)
+    trained = _part(raws, k, evidence=current == given)  # epochs trained on the given label
     holdouts = [runlog.read_holdout(run_dir, e) for e in epochs]
-    held = _part([h.sort_values("sample_id") for h in holdouts], k) if holdouts[0] is not None else None
+    held = (_part([h.sort_values("sample_id") for h in holdouts], k)
+            if all(h is not None for h in holdouts) else None)
     calibrate = _calibration(held, window)
 
     train_frame = _score_part(trained, calibrate, window)
@@ -159,12 +159,14 @@ def match_quantiles(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.quantile(reference, percentile)
 
 
-def _part(frames: list[pd.DataFrame], k: int) -> Part:
+def _part(frames: list[pd.DataFrame], k: int, evidence: np.ndarray | None = None) -> Part:
+    """A Part from per-epoch record frames sorted by sample_id (every epoch is evidence unless
+    `evidence` says otherwise)."""
     probs = np.stack([f[[f"prob_{c}" for c in range(k)]].to_numpy(np.float32) for f in frames])
     weights = np.stack([f["weight"].to_numpy(np.float32) for f in frames])
     last = frames[-1]
     return Part(last["sample_id"].to_numpy(), last["given_label"].to_numpy(np.int64), probs,
-                weights, np.ones(weights.shape, bool))
+                weights, np.ones(weights.shape, bool) if evidence is None else evidence)
 
 
 def _calibration(held: Part | None, window: int) -> IsotonicMap | None:
