@@ -175,8 +175,7 @@ def _scored_by_loss(run_dir: Path) -> tuple[np.ndarray, ...]:
     given = raw["given_label"].to_numpy(np.int64)
     loss = -np.log(np.maximum(probs[np.arange(len(given)), given], 1e-12))
     predicted = probs.argmax(axis=1)
-    manifest = runlog.read_manifest(run_dir)
-    truth = manifest.label_indices("truth").to_numpy()[raw["sample_id"].to_numpy()]
+    truth = _truth(run_dir, raw["sample_id"].to_numpy())
     return loss, np.where(predicted != given, predicted, runlog.NO_LABEL), given, truth
 
 
@@ -190,8 +189,7 @@ def _scored_by_margin(run_dir: Path) -> tuple[np.ndarray, ...]:
     others = probs.copy()
     others[:, rows, given] = -np.inf
     margin = (probs[:, rows, given] - others.max(axis=2)).mean(axis=0)
-    manifest = runlog.read_manifest(run_dir)
-    truth = manifest.label_indices("truth").to_numpy()[raws[-1]["sample_id"].to_numpy()]
+    truth = _truth(run_dir, raws[-1]["sample_id"].to_numpy())
     k = int(((given != truth) & (truth >= 0)).sum())
     recent = others[-5:].mean(axis=0).argmax(axis=1)
     top = np.argsort(margin, kind="stable")[:k]
@@ -228,6 +226,11 @@ def _cleanlab(replicate: Replicate, budget: Budget, runs: Runs, tag: str) -> Det
     return Detection("cleanlab", suspicion, flagged, proposed, given,
                      table["truth"].map(index).to_numpy(), train_seconds,
                      predict_seconds + time.perf_counter() - started, float("nan"))
+
+
+def _truth(run_dir: Path, sample_ids: np.ndarray) -> np.ndarray:
+    """Truth class indices of the run's samples (-1 where unknown)."""
+    return runlog.read_manifest(run_dir).label_indices("truth").to_numpy()[sample_ids]
 
 
 def _codes(column: pd.Series) -> np.ndarray:

@@ -16,6 +16,11 @@ from curator.data.manifest import Manifest
 from curator.errors import CuratorError, DataError
 
 
+def share_count(rate: float, n: int) -> int:
+    """round(rate x n), halves up; round(..., 9) first drops float fuzz (0.35 * 10 = 3.4999...)."""
+    return math.floor(round(rate * n, 9) + 0.5)
+
+
 def inject_noise(manifest: Manifest, rate: float, *, seed: int) -> Manifest:
     """A copy of `manifest` with `rate` of each class's training labels flipped; truth = originals."""
     if not 0.0 <= rate < 1.0:
@@ -31,7 +36,7 @@ def inject_noise(manifest: Manifest, rate: float, *, seed: int) -> Manifest:
     train = (table["split"] == "train").to_numpy()
     for label in range(k):
         members = np.flatnonzero(train & (labels == label))
-        count = math.floor(round(rate * len(members), 9) + 0.5)  # round() drops float fuzz: 0.35*10
+        count = share_count(rate, len(members))
         chosen = rng.choice(members, size=count, replace=False)
         # an offset 1..k-1 lands uniformly on every class except the original one
         noisy[chosen] = (label + rng.integers(1, k, size=count)) % k

@@ -184,10 +184,15 @@ def epoch_files(run_dir: Path) -> list[Path]:
     return sorted(folder.glob("epoch_*.parquet")) + sorted(folder.glob("holdout_*.parquet"))
 
 
+def epoch_of(path: Path) -> int:
+    """The epoch number of a per-epoch file (`epoch_0003.parquet`, `holdout_0003.parquet`: 3)."""
+    return int(Path(path).stem.split("_")[1])
+
+
 def completed_epochs(run_dir: Path) -> list[int]:
     """Epoch numbers whose record file exists, ascending."""
     files = sorted((require_run(run_dir) / RECORDS).glob("epoch_*.parquet"))
-    return [int(f.stem.split("_")[1]) for f in files]
+    return [epoch_of(f) for f in files]
 
 
 def read_raw_epoch(run_dir: Path, epoch: int) -> pd.DataFrame:

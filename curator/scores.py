@@ -85,16 +85,18 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
     holdouts = [runlog.read_holdout(run_dir, e) for e in epochs]
     held = (_part([h.sort_values("sample_id") for h in holdouts], k)
             if all(h is not None for h in holdouts) else None)
-    calibrate = _calibration(held, window)
+    q_trained = evidence_mean(trained.probs, trained.evidence, window)
+    q_held = evidence_mean(held.probs, held.evidence, window) if held is not None else None
+    calibrate = _calibration(held, q_held) if held is not None else None
 
-    train_frame = _score_part(trained, calibrate, window)
+    train_frame = _score_part(trained, q_trained, calibrate)
     train_frame["suspicion"] = suspicion_score(trained.probs, trained.given)
     last = raws[-1]
     train_frame["scn_label"] = last["current_label"].to_numpy()
     train_frame["scn_low_epochs"] = (~np.stack([r["high"].to_numpy(bool) for r in raws])).sum(axis=0)
     frames = [train_frame]
     if held is not None:
-        held_frame = _score_part(held, calibrate, window)
+        held_frame = _score_part(held, q_held, calibrate)
         held_frame["suspicion"] = match_quantiles(suspicion_score(held.probs, held.given),
                                                   train_frame["suspicion"].to_numpy())
         held_frame["scn_label"] = held.given
@@ -116,10 +118,9 @@ def low_weight_score(weights: np.ndarray) -> np.ndarray:
     return 1.0 - ranks.mean(axis=1)
 
 
-def ambiguity_score(weights: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """Mean of the percentile ranks of `low_weight_score` and of the entropy of the all-epoch mean
-    probabilities; weights (E, N), probs (E, N, K). Ties share ranks."""
-    low_weight = low_weight_score(weights)
+def ambiguity_score(low_weight: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Mean of the percentile ranks of `low_weight_score` (N,) and of the entropy of the
+    all-epoch mean probabilities of probs (E, N, K). Ties share ranks."""
     mean = probs.mean(axis=0).astype(np.float64)
     entropy = -(mean * np.log(np.clip(mean, 1e-12, 1.0))).sum(axis=1)
     ranks = pd.DataFrame({"weight": low_weight, "entropy": entropy}).rank(pct=True)
@@ -169,19 +170,18 @@ def _part(frames: list[pd.DataFrame], k: int, evidence: np.ndarray | None = None
                 weights, np.ones(weights.shape, bool) if evidence is None else evidence)
 
 
-def _calibration(held: Part | None, window: int) -> IsotonicMap | None:
-    """The isotonic map q -> P(class is the label), fitted on the held-out part's q of every
-    class; None when the holdout is too small to trust."""
-    if held is None or len(held.given) < MIN_CALIBRATION_SAMPLES:
+def _calibration(held: Part, q: np.ndarray) -> IsotonicMap | None:
+    """The isotonic map q -> P(class is the label), fitted on the held-out part's q (N, K) of
+    every class; None when the holdout is too small to trust."""
+    if len(held.given) < MIN_CALIBRATION_SAMPLES:
         return None
-    q = held.probs[-window:].mean(axis=0)
     is_label = np.zeros_like(q, dtype=bool)
     is_label[np.arange(len(held.given)), held.given] = True
     return fit_isotonic(q.ravel(), is_label.ravel())
 
 
-def _score_part(part: Part, calibrate: IsotonicMap | None, window: int) -> pd.DataFrame:
-    q = evidence_mean(part.probs, part.evidence, window)
+def _score_part(part: Part, q: np.ndarray, calibrate: IsotonicMap | None) -> pd.DataFrame:
+    """Everything but suspicion for one part, from its proposal statistic q (N, K)."""
     low_weight = low_weight_score(part.weights)
     lowest = low_weight > np.quantile(low_weight, 1.0 - AMBIGUOUS_SHARE)
     ambiguous = (q.max(axis=1) < AMBIGUOUS_BELOW) | lowest
@@ -196,7 +196,7 @@ def _score_part(part: Part, calibrate: IsotonicMap | None, window: int) -> pd.Da
         "pred_prob": final[np.arange(len(pred)), pred],
         "scn_weight": part.weights[-1],
         "scn_weight_history": list(part.weights.T),
-        "ambiguity": ambiguity_score(part.weights, part.probs),
+        "ambiguity": ambiguity_score(low_weight, part.probs),
         "ambiguous": ambiguous,
         "proposed_label": proposed,
         "confidence": np.where(proposed >= 0, confidence, np.nan),

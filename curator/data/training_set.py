@@ -6,7 +6,6 @@ and image checks run last so `--skip-bad` drops rows from the final table.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from curator.data.importers import check_images, import_data, load_manifest
 from curator.data.manifest import Manifest, build, require_trainable
 from curator.data.truth import attach_truth
 from curator.errors import DataError
-from curator.noise import inject_noise
+from curator.noise import inject_noise, share_count
 
 # The holdout draw has its own random stream, so it never lines up with the noise draw.
 HOLDOUT_STREAM = 7
@@ -65,7 +64,7 @@ def hold_out(manifest: Manifest, share: float, *, seed: int) -> Manifest:
     split = table["split"].to_numpy(dtype=object).copy()
     for label in range(len(manifest.classes)):
         members = np.flatnonzero(train & (labels == label))
-        count = min(math.floor(share * len(members) + 0.5), len(members) - 1)
+        count = min(share_count(share, len(members)), len(members) - 1)
         split[rng.choice(members, size=max(count, 0), replace=False)] = "holdout"
     return Manifest(table.assign(split=split), manifest.classes, manifest.source)
 

@@ -81,7 +81,7 @@ class Trainer:
         val_rows = _validation_rows(manifest)
         self.val_size = len(val_rows)
         val_rows = val_rows.iloc[group.rank::group.world]  # each process checks every world-th row
-        self.val_labels = manifest.label_indices().to_numpy()[val_rows["sample_id"].to_numpy()]
+        self.val_labels = self.all_labels[val_rows["sample_id"].to_numpy()]
         self.val_loader = self._eval_loader(val_rows)
         holdout_rows = manifest.table[manifest.table["split"] == "holdout"]
         self.holdout_ids = holdout_rows["sample_id"].to_numpy()
@@ -198,7 +198,7 @@ class Trainer:
         state = checkpoint.load_state(self.run_dir, "last") if saved else None
         done = int(state["epoch"]) if state else 0
         for path in runlog.epoch_files(self.run_dir):
-            if int(path.stem.split("_")[1]) > done:
+            if runlog.epoch_of(path) > done:
                 path.unlink()
         return state
 
