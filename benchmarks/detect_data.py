@@ -50,6 +50,7 @@ class Replicate:
     seed: int
     train_csv: Path  # filepath, label (noisy), truth
     test_csv: Path  # filepath, label (clean)
+    val_csv: Path  # the test images labelled like the training set: curator's validation data
 
 
 def export_digits(folder: Path, *, limit: int | None = None) -> Path:
@@ -132,23 +133,28 @@ def make_replicate(base: BaseData, folder: Path, *, noise: float | None, seed: i
     """Split, corrupt (synthetic noise) and write the CSVs of one replicate, unless written."""
     level = "real" if noise is None else f"{noise:g}"
     where = folder / base.name / f"test{test_share:g}-noise{level}-seed{seed}"
-    replicate = Replicate(level, seed, where / "train.csv", where / "test.csv")
-    if replicate.train_csv.exists() and replicate.test_csv.exists():
+    replicate = Replicate(level, seed, where / "train.csv", where / "test.csv", where / "val.csv")
+    if all(p.exists() for p in (replicate.train_csv, replicate.test_csv, replicate.val_csv)):
         return replicate
     table = base.table
     clean = table["truth"] if base.real_noise else table["label"]
     held_out = held_out_mask(clean, test_share, seed=seed)
     if base.real_noise:
-        train = table[~held_out]
+        train, val = table[~held_out], table[held_out]
     else:
         rows = table.assign(split=np.where(held_out, "test", "train"))
-        noisy = inject_noise(build(rows, None, base.name), noise, seed=seed).table
+        classes = sorted(table["label"].unique())
+        noisy = inject_noise(build(rows, classes, base.name), noise, seed=seed).table
         train = noisy[noisy["split"] == "train"]
+        # the test images flipped at the same rate, as an annotator would have labelled them
+        val = inject_noise(build(table[held_out], classes, base.name), noise, seed=seed).table
     train = train[["filepath", "label", "truth"]]
     test = pd.DataFrame({"filepath": table["filepath"][held_out], "label": clean[held_out]})
     _check_classes(train, base)
-    runlog.atomic_write(replicate.test_csv, lambda tmp: test.to_csv(tmp, index=False))
-    runlog.atomic_write(replicate.train_csv, lambda tmp: train.to_csv(tmp, index=False))
+    for path, frame in ((replicate.test_csv, test), (replicate.val_csv, val[["filepath", "label"]]),
+                        (replicate.train_csv, train)):
+        if not path.exists():  # cached runs point at the files already written
+            runlog.atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
     return replicate
 
 

@@ -62,13 +62,14 @@ class Budget:
     device: str = "auto"
     workers: int = 0
 
-    def config(self, data: Path, *, method: str, seed: int) -> TrainConfig:
-        """The TrainConfig of one run on `data` (a CSV with a truth column)."""
+    def config(self, data: Path, *, method: str, seed: int, val: Path | None = None) -> TrainConfig:
+        """The TrainConfig of one run on `data` (a CSV with a truth column), validated on `val`."""
         milestones = [round(m * self.epochs / PAPER_EPOCHS) for m in (15, 30)]
-        # baselines train on every sample; curator keeps its default holdout for calibration
+        # baselines train on every sample; curator holds out what its defaults hold out
         extra = dict(self.scn_options) if method == "scn" else {"holdout": 0.0}
         options = dict(
-            data=str(data), truth_column="truth", method=method, seed=seed,
+            data=str(data), val_data=str(val) if val else None, truth_column="truth",
+            method=method, seed=seed,
             backbone=self.backbone, pretrained=False, image_size=self.image_size,
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
             milestones=[m for m in milestones if 0 < m < self.epochs],
@@ -133,8 +134,12 @@ def detect(method: str, replicate: Replicate, budget: Budget, runs: Runs) -> Det
     if method == "cleanlab":
         return _cleanlab(replicate, budget, runs, tag)
     trainer = "scn" if method == "curator" else "ce"
+    # curator calibrates on the test images labelled like its training set (a user's validation
+    # split); the baselines need no validation data
+    val = replicate.val_csv if trainer == "scn" else None
     run_dir, train_seconds = runs.get(budget.config(replicate.train_csv, method=trainer,
-                                                    seed=replicate.seed), f"{trainer}-{tag}")
+                                                    seed=replicate.seed, val=val),
+                                      f"{trainer}-{tag}")
     started = time.perf_counter()
     extra = {}
     if method in ("curator", "curator-on-ce"):

@@ -27,7 +27,7 @@ def train(
     val: Annotated[Optional[str], Opt("--val", help="Labelled validation data (any format).")] = None,
     skip_bad: Annotated[bool, Opt("--skip-bad", help="Skip unreadable images (listed in the run).")] = False,
     inject_noise: Annotated[float, Opt(help="Flip this share of each class's labels (paper protocol).")] = 0.0,
-    holdout: Annotated[float, Opt(help="Share of each class kept out of training to calibrate proposal confidence.")] = 0.1,
+    holdout: Annotated[Optional[float], Opt(help="Share of each class kept out of training to calibrate proposal confidence. Default: none when the validation data has 50+ samples (they calibrate), else 0.1.")] = None,
     truth: Annotated[Optional[str], Opt(help="CSV filepath,label of known clean labels (evaluation only).")] = None,
     truth_column: Annotated[Optional[str], Opt(help="Column of the data CSV with the clean label.")] = None,
     votes_column: Annotated[Optional[str], Opt(help="Column of the data CSV with annotator votes.")] = None,

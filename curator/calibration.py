@@ -2,7 +2,8 @@
 
 curator calibrates its proposal `confidence` with it (see `curator.scores`): the score is a
 class's mean probability over the last epochs, the event is "this class is the sample's label",
-and the map is fitted on the run's held-out part, whose probabilities are out-of-sample.
+and the map is fitted on the run's held-out part (its validation split, or a `--holdout` share
+of the training data), whose probabilities are out-of-sample.
 Pool-adjacent-violators (Barlow et al. 1972), in numpy: no extra dependency.
 """
 
@@ -11,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+# Fewer held-out samples than this calibrate nothing: confidence stays the raw statistic.
+MIN_CALIBRATION_SAMPLES = 50
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ class TrainConfig:
     val_data: str | None = None
     skip_bad: bool = False
     inject_noise: float = 0.0
-    holdout: float = 0.1
+    holdout: float | None = None  # None: the validation split calibrates, else DEFAULT_HOLDOUT
     truth: str | None = None
     truth_column: str | None = None
     votes_column: str | None = None
@@ -95,7 +95,8 @@ class TrainConfig:
         _check_range("margin-1", self.margin_1, 0.0, 1.0)
         _check_range("margin-2", self.margin_2, 0.0, 1.0)
         _check_range("inject-noise", self.inject_noise, 0.0, 1.0, open_ends=False)
-        _check_range("holdout", self.holdout, 0.0, 0.5)
+        if self.holdout is not None:
+            _check_range("holdout", self.holdout, 0.0, 0.5)
         if self.inject_noise >= 1.0:
             raise CuratorError("--inject-noise must be below 1 (a share of each class), got "
                                f"{self.inject_noise}")

@@ -7,7 +7,7 @@ RUN_DIR/
   manifest.parquet          the Manifest table (sample_id, filepath, label, split[, truth, votes])
   metrics.csv               one row per epoch (loss, accuracy, relabels, weight spread, ...)
   records/epoch_0001.parquet  one row per training sample for epoch 1, and so on
-  records/holdout_0001.parquet  one row per held-out sample (split `holdout`) for epoch 1, ...
+  records/holdout_0001.parquet  one row per held-out sample (split `holdout`, validation) for epoch 1, ...
   checkpoints/last.pt       model, optimiser, scheduler and label table after the last epoch
   checkpoints/best.pt       the model with the best validation (or training) accuracy
   bad_images.csv            images skipped with --skip-bad (filepath, reason)
@@ -19,10 +19,12 @@ the label trained on this epoch, after earlier relabels), `weight` (float32, SCN
 weight alpha), `high` (bool, high-importance group in its mini-batch), `pred_label` (int16),
 `proposed_label` (int16, SCN's relabel rule, -1 for none; applied from `relabel_epoch` on) and
 `prob_0..prob_{K-1}` (float16, softmax of the classifier logits before the attention weighting).
-A holdout file holds the same for the samples of split `holdout` (`--holdout`, never trained on),
+A holdout file holds the same for the run's held-out part, never trained on: the samples of split
+`holdout` (`--holdout`) and the validation rows (split `val`, or `test` where there is no `val`),
 predicted after the epoch's training in evaluation mode: `sample_id`, `given_label`, `weight`,
-`pred_label` and `prob_*`; `curator.scores` calibrates proposal confidence on them. It is written
-before the epoch's record file, so every completed epoch has it (when the run has a holdout).
+`pred_label` and `prob_*`. `curator.scores` calibrates proposal confidence on all of them and
+scores the `holdout` samples. It is written before the epoch's record file, so every completed
+epoch has it (when the run holds anything out).
 Every file is written atomically (temp file + rename), so a crash never leaves a torn file.
 """
 

@@ -3,8 +3,9 @@
 Conventions (kept everywhere): **higher `suspicion` = the given label is more likely wrong**;
 **higher `ambiguity` = the face itself is more uncertain**; `confidence` is the estimated
 probability that `proposed_label` is right. Training samples are scored from their
-*training-pass* records; the run's held-out part (split `holdout`, `--holdout`) from its
-out-of-sample predictions, so no extra inference pass is needed. Evidence: docs/BENCHMARKS.md.
+*training-pass* records; the samples of split `holdout` (`--holdout`) from their out-of-sample
+predictions, so no extra inference pass is needed. Validation rows are predicted too and only
+calibrate. Evidence: docs/BENCHMARKS.md.
 
 - `suspicion` = 1 - mean over all epochs of the probability of the given label. Averaging over
   the whole run catches labels the network only memorises late (cf. AUM, Pleiss et al. 2020);
@@ -19,8 +20,9 @@ out-of-sample predictions, so no extra inference pass is needed. Evidence: docs/
   in which the sample was trained on its *given* label: once SCN relabels a sample, training
   pulls it towards the new label and its probabilities stop being independent evidence.
 - `confidence` = calibrate(q(proposed)): an isotonic map from q to the probability that a class
-  is the sample's label, fitted on the held-out part (whose q is out-of-sample) with the given
-  labels as targets. Without a holdout (`--holdout 0`), confidence is q itself, uncalibrated.
+  is the sample's label, fitted on the held-out part (validation rows and `holdout` samples,
+  whose q is out-of-sample) with their labels as targets. A run that holds out fewer than
+  MIN_CALIBRATION_SAMPLES (`--holdout 0` and no validation data) keeps q itself, uncalibrated.
 - `proposed_label` = the class other than the given one with the highest q, proposed only where
   its expected gain calibrate(q(proposed)) - calibrate(q(given)) is positive and the face is
   not ambiguous; `expected_gain` is that difference.
@@ -39,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from curator import runlog
-from curator.calibration import IsotonicMap, fit_isotonic
+from curator.calibration import MIN_CALIBRATION_SAMPLES, IsotonicMap, fit_isotonic
 from curator.errors import RunError
 
 PROPOSAL_WINDOW = 5
@@ -47,8 +49,6 @@ PROPOSAL_WINDOW = 5
 AMBIGUOUS_BELOW = 0.5
 # ... and so is each part's lowest-weight fifth: on real noise their proposals were mostly wrong.
 AMBIGUOUS_SHARE = 0.2
-# Fewer held-out samples than this calibrate nothing: confidence stays the raw statistic.
-MIN_CALIBRATION_SAMPLES = 50
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
     relabels), pred_label, pred_prob, scn_weight, scn_weight_history (list), scn_low_epochs,
     suspicion, ambiguity, ambiguous, proposed_label (missing where none), confidence,
     expected_gain, and truth when known. `frame.attrs["calibrated"]` says whether confidence
-    was calibrated on a holdout.
+    was calibrated on the held-out part.
     """
     run_dir = runlog.require_run(run_dir)
     manifest = runlog.read_manifest(run_dir)
@@ -88,6 +88,9 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
     q_trained = evidence_mean(trained.probs, trained.evidence, window)
     q_held = evidence_mean(held.probs, held.evidence, window) if held is not None else None
     calibrate = _calibration(held, q_held) if held is not None else None
+    if held is not None:  # validation rows only calibrate; the `holdout` samples are scored
+        scored = manifest.table["split"].to_numpy()[held.sample_id] == "holdout"
+        held, q_held = _subset(held, scored), q_held[scored]
 
     train_frame = _score_part(trained, q_trained, calibrate)
     train_frame["suspicion"] = suspicion_score(trained.probs, trained.given)
@@ -95,7 +98,7 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
     train_frame["scn_label"] = last["current_label"].to_numpy()
     train_frame["scn_low_epochs"] = (~np.stack([r["high"].to_numpy(bool) for r in raws])).sum(axis=0)
     frames = [train_frame]
-    if held is not None:
+    if held is not None and len(held.given):
         held_frame = _score_part(held, q_held, calibrate)
         held_frame["suspicion"] = match_quantiles(suspicion_score(held.probs, held.given),
                                                   train_frame["suspicion"].to_numpy())
@@ -168,6 +171,12 @@ def _part(frames: list[pd.DataFrame], k: int, evidence: np.ndarray | None = None
     last = frames[-1]
     return Part(last["sample_id"].to_numpy(), last["given_label"].to_numpy(np.int64), probs,
                 weights, np.ones(weights.shape, bool) if evidence is None else evidence)
+
+
+def _subset(part: Part, rows: np.ndarray) -> Part:
+    """The samples of `part` selected by the mask `rows`."""
+    return Part(part.sample_id[rows], part.given[rows], part.probs[:, rows], part.weights[:, rows],
+                part.evidence[:, rows])
 
 
 def _calibration(held: Part, q: np.ndarray) -> IsotonicMap | None:

@@ -29,17 +29,21 @@ os.environ.update(
 COLOURS = {"happy": (250, 200, 40), "sad": (40, 60, 220), "angry": (220, 30, 30)}
 
 
-@pytest.fixture(scope="session")
-def tiny_folder(tmp_path_factory):
-    """Three classes of seven 16 px images each, one subfolder per class (read-only)."""
-    rng = np.random.default_rng(0)
-    root = tmp_path_factory.mktemp("data") / "faces"
+def colour_folder(root: Path, per_class: int, *, seed: int) -> Path:
+    """`per_class` noisy 16 px images of each of COLOURS' classes, one subfolder per class."""
+    rng = np.random.default_rng(seed)
     for name, colour in COLOURS.items():
         (root / name).mkdir(parents=True)
-        for i in range(7):
+        for i in range(per_class):
             pixels = np.clip(np.array(colour) + rng.normal(0, 30, (16, 16, 3)), 0, 255)
             Image.fromarray(pixels.astype(np.uint8)).save(root / name / f"{i}.png")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory):
+    """Three classes of seven 16 px images each, one subfolder per class (read-only)."""
+    return colour_folder(tmp_path_factory.mktemp("data") / "faces", 7, seed=0)
 
 
 def pytest_unconfigure(config):

@@ -47,15 +47,15 @@ def make_run(root: Path, *, n_train: int = 24, n_val: int = 0, n_holdout: int = 
     runlog.create(run_dir, config, manifest)
 
     ids = np.arange(n_train)
-    held = np.arange(n_train, scored)
+    held = np.arange(n_train, n)  # the holdout samples and the validation rows
     current = given_idx[:n_train].copy()
     for epoch in range(1, epochs + 1):
-        logits = rng.normal(0, 1.5, (scored, k))
-        logits[np.arange(scored), true_idx[:scored]] += 2.0 + 0.2 * epoch
+        logits = rng.normal(0, 1.5, (n, k))
+        logits[np.arange(n), true_idx] += 2.0 + 0.2 * epoch
         logits[ids, given_idx[:n_train]] += 0.3 * epoch  # the network slowly memorises flips
         all_probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-        all_weights = np.clip(rng.normal(0.7, 0.1, scored) - 0.05 * flipped[:scored], 0.01, 0.99)
-        if n_holdout:
+        all_weights = np.clip(rng.normal(0.7, 0.1, n) - 0.05 * flipped, 0.01, 0.99)
+        if len(held):
             runlog.write_holdout(run_dir, epoch, {
                 "sample_id": held, "given_label": given_idx[held], "weight": all_weights[held],
                 "pred_label": all_probs[held].argmax(axis=1), "probs": all_probs[held]})

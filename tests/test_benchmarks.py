@@ -102,6 +102,11 @@ def test_make_replicate__synthetic_noise_flips_only_training_labels(labelled_csv
     assert (train["filepath"].map(lambda p: truth[Path(p).name]) == train["truth"]).all()
     flipped = train[train["label"] != train["truth"]]
     assert flipped.groupby("truth").size().to_dict() == {name: 2 for name in CLASSES}  # 40% of 5
+    half = make_replicate(base, tmp_path / "data", noise=0.4, seed=3, test_share=0.5)
+    test, val = pd.read_csv(half.test_csv), pd.read_csv(half.val_csv)
+    assert val["filepath"].tolist() == test["filepath"].tolist()  # the test images, flipped
+    flipped = test[val["label"] != test["label"]]  # like the training labels: 40% of 3 per class
+    assert flipped.groupby("label").size().to_dict() == {name: 1 for name in CLASSES}
 
 
 def test_make_replicate__is_written_once_and_reused(labelled_csv, tmp_path):
@@ -132,6 +137,9 @@ def test_make_replicate__real_noise_trains_on_given_and_tests_on_truth(labelled_
     assert (train["filepath"].map(lambda p: given[Path(p).name]) == train["label"]).all()
     assert (train["filepath"].map(lambda p: true[Path(p).name]) == train["truth"]).all()
     assert (test["filepath"].map(lambda p: true[Path(p).name]) == test["label"]).all()
+    val = pd.read_csv(replicate.val_csv)  # the test images with their given labels
+    assert val["filepath"].tolist() == test["filepath"].tolist()
+    assert (val["filepath"].map(lambda p: given[Path(p).name]) == val["label"]).all()
 
 
 def test_run_size__reports_the_size_per_reference_run(capsys):

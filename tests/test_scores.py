@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from curator import scores
-from curator.calibration import fit_isotonic
+from curator.calibration import MIN_CALIBRATION_SAMPLES, fit_isotonic
 from curator.config import TrainConfig
 from curator.data import manifest as manifest_module
-from curator.data.training_set import hold_out
+from curator.data.training_set import DEFAULT_HOLDOUT, hold_out, holdout_share
 from synthetic_run import make_run
 
 
@@ -72,7 +73,7 @@ def test_match_quantiles__keeps_order_and_takes_the_reference_scale():
 
 def test_hold_out__takes_a_stratified_seeded_share_and_leaves_every_class_trainable():
     rows = manifest_module.build(
-        __import__("pandas").DataFrame({"filepath": [f"/x/{i}.png" for i in range(43)],
+        pd.DataFrame({"filepath": [f"/x/{i}.png" for i in range(43)],
                                         "label": ["a"] * 30 + ["b"] * 12 + ["c"]}),
         ["a", "b", "c"], "x.csv")
     held = hold_out(rows, 0.1, seed=3)
@@ -100,6 +101,26 @@ def test_sample_scores__calibrates_on_the_holdout_and_scores_it(tmp_path):
     assert train.min() <= held.min() and held.max() <= train.max()
     wrong = frame["given_label"].astype(str) != frame["truth"].astype(str)
     assert frame.loc[wrong, "suspicion"].mean() > frame.loc[~wrong, "suspicion"].mean()
+
+
+def test_sample_scores__validation_rows_calibrate_and_are_not_scored(tmp_path):
+    frame = scores.sample_scores(make_run(tmp_path, n_train=120, n_val=60, epochs=4, noise=0.3))
+    assert frame.attrs["calibrated"] is True
+    assert frame["sample_id"].tolist() == list(range(120))
+    assert (frame["split"] == "train").all()
+
+
+def test_holdout_share__the_validation_split_replaces_the_default_holdout():
+    def data(n_val):
+        return manifest_module.build(pd.DataFrame({
+            "filepath": [f"/x/{i}.png" for i in range(100 + n_val)],
+            "label": ["a", "b"] * ((100 + n_val) // 2),
+            "split": ["train"] * 100 + ["val"] * n_val}), ["a", "b"], "x.csv")
+
+    assert holdout_share(None, data(MIN_CALIBRATION_SAMPLES)) == 0.0
+    assert holdout_share(None, data(MIN_CALIBRATION_SAMPLES - 2)) == DEFAULT_HOLDOUT
+    assert holdout_share(0.2, data(60)) == 0.2  # asked for explicitly
+    assert holdout_share(0.0, data(0)) == 0.0
 
 
 def test_sample_scores__without_a_holdout_confidence_is_uncalibrated(tmp_path):

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 import torch
 
-from curator import runlog
+from conftest import colour_folder
+from curator import runlog, scores
 from curator.config import TrainConfig
 from curator.errors import RunError
 from curator.train import checkpoint
@@ -46,6 +47,23 @@ def test_train__records_every_sample_once_per_epoch(tiny_folder, tmp_path):
     assert {"weight_mean_high", "weight_mean_low", "collapsed", "relabels"} <= set(metrics)
     assert runlog.read_info(run)["state"] == "finished"
     assert checkpoint.checkpoint_path(run, "best").exists()
+
+
+def test_train__a_validation_split_calibrates_instead_of_a_holdout(tiny_folder, tmp_path):
+    val = colour_folder(tmp_path / "val", 17, seed=1)  # 51 >= MIN_CALIBRATION_SAMPLES
+    run = train(tiny_config(tiny_folder, val_data=str(val)), tmp_path / "run")
+
+    splits = runlog.read_manifest(run).table["split"].value_counts().to_dict()
+    assert splits == {"train": 21, "val": 51}  # every training sample trains
+    metrics = runlog.read_metrics(run)
+    for epoch in (1, 2, 3):
+        predicted = runlog.read_holdout(run, epoch)
+        assert sorted(predicted["sample_id"]) == list(range(21, 72))
+        right = (predicted["pred_label"] == predicted["given_label"]).mean()
+        assert metrics.loc[epoch - 1, "val_acc"] == pytest.approx(right)
+    frame = scores.sample_scores(run)
+    assert frame.attrs["calibrated"] is True
+    assert frame["sample_id"].tolist() == list(range(21))  # validation rows only calibrate
 
 
 def test_train__relabels_change_the_training_label_from_relabel_epoch_on(tiny_folder, tmp_path):

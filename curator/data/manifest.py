@@ -90,6 +90,16 @@ def validate(table: pd.DataFrame, classes: tuple[str, ...], source: str) -> None
                         "each image may appear once")
 
 
+def validation_rows(manifest: Manifest) -> pd.DataFrame:
+    """The rows training validates on: split `val`, or `test` where there is no `val` (may be none)."""
+    table = manifest.table
+    for split in ("val", "test"):
+        rows = table[table["split"] == split]
+        if len(rows):
+            return rows
+    return table.iloc[:0]
+
+
 def require_trainable(manifest: Manifest) -> None:
     """Raise DataError unless there are two or more classes, each with training samples."""
     where = manifest.source or "the data"

@@ -12,15 +12,18 @@ import numpy as np
 import pandas as pd
 
 from curator import runlog
+from curator.calibration import MIN_CALIBRATION_SAMPLES
 from curator.config import TrainConfig
 from curator.data.importers import check_images, import_data, load_manifest
-from curator.data.manifest import Manifest, build, require_trainable
+from curator.data.manifest import Manifest, build, require_trainable, validation_rows
 from curator.data.truth import attach_truth
 from curator.errors import DataError
 from curator.noise import inject_noise, share_count
 
 # The holdout draw has its own random stream, so it never lines up with the noise draw.
 HOLDOUT_STREAM = 7
+# The share held out when `--holdout` is not given and no validation split can calibrate instead.
+DEFAULT_HOLDOUT = 0.1
 
 
 def load_training_set(config: TrainConfig, run_dir: Path) -> tuple[Manifest, list[str]]:
@@ -45,13 +48,23 @@ def load_training_set(config: TrainConfig, run_dir: Path) -> tuple[Manifest, lis
         notes.append(f"injected noise: {flipped} training labels flipped ({config.inject_noise:.0%} "
                      f"per class, seed {config.seed}); the truth is kept in the run")
     manifest, bad = check_images(manifest, skip_bad=config.skip_bad)
-    if config.holdout:
-        manifest = hold_out(manifest, config.holdout, seed=config.seed)
+    share = holdout_share(config.holdout, manifest)
+    if share:
+        manifest = hold_out(manifest, share, seed=config.seed)
     require_trainable(manifest)
     if len(bad):
         runlog.atomic_write(Path(run_dir) / runlog.BAD_IMAGES, lambda tmp: bad.to_csv(tmp, index=False))
         notes.append(f"skipped {len(bad)} unreadable image(s), listed in {run_dir}/{runlog.BAD_IMAGES}")
     return manifest, notes
+
+
+def holdout_share(requested: float | None, manifest: Manifest) -> float:
+    """`--holdout` if given; by default none when the validation rows are enough to calibrate on
+    (they are predicted every epoch anyway, so every training sample stays in training), else
+    DEFAULT_HOLDOUT."""
+    if requested is not None:
+        return requested
+    return 0.0 if len(validation_rows(manifest)) >= MIN_CALIBRATION_SAMPLES else DEFAULT_HOLDOUT
 
 
 def hold_out(manifest: Manifest, share: float, *, seed: int) -> Manifest:

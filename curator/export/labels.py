@@ -12,7 +12,8 @@
 | edited     | reviewed    | a reviewer set the label by hand                                 |
 | ambiguous  | original    | no label is right enough (flagged by curator or by a reviewer): |
 |            |             | re-annotate; `--ambiguous drop` leaves these rows out            |
-| held-out   | original    | a validation/test sample: not trained on, so never scored        |
+| held-out   | original    | a validation/test sample: not trained on, never scored (it only  |
+|            |             | calibrates `confidence`)                                         |
 
 A policy only acts on `pending` samples: review decisions always win. curator proposes a label
 only where its expected gain (calibrated confidence of the proposal minus that of the given

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
 from curator import runlog
 from curator.config import TrainConfig
 from curator.data.dataset import EpochBatches, ImageDataset, make_transform
-from curator.data.manifest import Manifest
+from curator.data.manifest import Manifest, validation_rows
 from curator.errors import RunError
 from curator.scn.model import build_model
 from curator.train import checkpoint
@@ -78,14 +79,14 @@ class Trainer:
         self.all_labels = manifest.label_indices().to_numpy()
         self.given = self.all_labels[self.sample_ids]
         self.labels = self.given.copy()
-        val_rows = _validation_rows(manifest)
-        self.val_size = len(val_rows)
-        val_rows = val_rows.iloc[group.rank::group.world]  # each process checks every world-th row
-        self.val_labels = self.all_labels[val_rows["sample_id"].to_numpy()]
-        self.val_loader = self._eval_loader(val_rows)
+        # the held-out part: never trained on, predicted every epoch (split holdout + validation)
         holdout_rows = manifest.table[manifest.table["split"] == "holdout"]
-        self.holdout_ids = holdout_rows["sample_id"].to_numpy()
-        self.holdout_loader = self._eval_loader(holdout_rows.iloc[group.rank::group.world])
+        val_rows = validation_rows(manifest)
+        held_rows = pd.concat([holdout_rows, val_rows]).sort_values("sample_id")
+        self.held_ids = held_rows["sample_id"].to_numpy()
+        self.is_val = np.isin(self.held_ids, val_rows["sample_id"].to_numpy())
+        # each process predicts every world-th held-out row
+        self.held_loader = self._eval_loader(held_rows.iloc[group.rank::group.world])
         self.num_classes = len(manifest.classes)
         torch.manual_seed(config.seed)  # the initial weights
         model, weights_note = build_model(config, self.num_classes)
@@ -101,8 +102,8 @@ class Trainer:
                                torch.amp.GradScaler("cuda") if use_scaler else None, self.device)
         self.best_accuracy = -1.0
         processes = f" x {group.world} processes" if group.world > 1 else ""
-        reporter.note(f"{len(self.sample_ids)} training samples, {len(self.holdout_ids)} held out "
-                      f"for calibration, {self.val_size} validation, "
+        reporter.note(f"{len(self.sample_ids)} training samples, {len(holdout_rows)} held out "
+                      f"for calibration, {len(val_rows)} validation, "
                       f"{len(manifest.classes)} classes; {weights_note}; device "
                       f"{self.device.type}{processes}")
         if 1 < group.world and config.batch_size // group.world < SMALL_LOCAL_BATCH:
@@ -133,12 +134,12 @@ class Trainer:
         stats.relabels = apply_relabels(self.labels, records, epoch, config)
         self.scheduler.step()
         share_buffers(learner.network)
-        val_accuracy = self._validate()
-        holdout = self._predict_holdout()
+        held = self._predict_held()
+        val_accuracy = _accuracy(held, self.is_val)
         if not self.group.is_main:
             return
-        if holdout is not None:
-            runlog.write_holdout(self.run_dir, epoch, holdout)
+        if held is not None:
+            runlog.write_holdout(self.run_dir, epoch, held)
         runlog.write_epoch(self.run_dir, epoch, {
             "sample_id": self.sample_ids, "given_label": self.given,
             "current_label": records.current_label, "weight": records.weight, "high": records.high,
@@ -202,26 +203,18 @@ class Trainer:
                 path.unlink()
         return state
 
-    def _validate(self) -> float | None:
-        """Accuracy on the validation rows (every process predicts its share)."""
-        if not self.val_size:
-            return None
-        probs, _ = predict(self.learner.model, self.val_loader, self.device, amp=self.config.amp)
-        correct = int((probs.argmax(axis=1) == self.val_labels).sum())
-        return sum(self.group.all_gather(correct)) / self.val_size
-
-    def _predict_holdout(self) -> dict | None:
+    def _predict_held(self) -> dict | None:
         """The held-out samples' predictions (every process predicts its share), in id order."""
-        if not len(self.holdout_ids):
+        if not len(self.held_ids):
             return None
-        part = predict(self.learner.model, self.holdout_loader, self.device, amp=self.config.amp)
+        part = predict(self.learner.model, self.held_loader, self.device, amp=self.config.amp)
         parts = self.group.all_gather(part)
         world = self.group.world
-        probs = np.zeros((len(self.holdout_ids), self.num_classes), np.float32)
-        weights = np.zeros(len(self.holdout_ids), np.float32)
+        probs = np.zeros((len(self.held_ids), self.num_classes), np.float32)
+        weights = np.zeros(len(self.held_ids), np.float32)
         for rank, (rank_probs, rank_weights) in enumerate(parts):
             probs[rank::world], weights[rank::world] = rank_probs, rank_weights
-        return {"sample_id": self.holdout_ids, "given_label": self.all_labels[self.holdout_ids],
+        return {"sample_id": self.held_ids, "given_label": self.all_labels[self.held_ids],
                 "weight": weights, "pred_label": probs.argmax(axis=1), "probs": probs}
 
     def _train_loader(self, epoch: int, *, augmentation: torch.Generator) -> DataLoader:
@@ -237,7 +230,7 @@ class Trainer:
                           pin_memory=self.device.type == "cuda", generator=augmentation)
 
     def _eval_loader(self, rows) -> DataLoader:
-        """Validation and holdout have no randomness, so their workers can live for the whole run."""
+        """The held-out part has no randomness, so its workers can live for the whole run."""
         config = self.config
         dataset = ImageDataset(rows["filepath"].tolist(), make_transform(config.image_size, train=False))
         return DataLoader(dataset, batch_size=config.batch_size, num_workers=config.workers,
@@ -245,13 +238,11 @@ class Trainer:
                           persistent_workers=config.workers > 0)
 
 
-def _validation_rows(manifest: Manifest):
-    table = manifest.table
-    for split in ("val", "test"):
-        rows = table[table["split"] == split]
-        if len(rows):
-            return rows
-    return table.iloc[:0]
+def _accuracy(held: dict | None, rows: np.ndarray) -> float | None:
+    """Accuracy of the held-out predictions on `rows` (a mask); None when there are none."""
+    if held is None or not rows.any():
+        return None
+    return float((held["pred_label"][rows] == held["given_label"][rows]).mean())
 
 
 def _optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
