@@ -44,6 +44,13 @@ def test_fit_isotonic__refuses_mismatched_lengths():
         fit_isotonic(np.array([0.1, 0.2]), np.array([1]))
 
 
+def test_suspicion_score__is_half_of_one_minus_the_mean_margin():
+    probs = np.array([[[0.7, 0.2, 0.1], [0.1, 0.5, 0.4]],    # epoch 1
+                      [[0.5, 0.4, 0.1], [0.2, 0.2, 0.6]]])   # epoch 2
+    # sample 0, given 0: margins 0.5, 0.1 -> 0.3; sample 1, given 1: 0.1, -0.4 -> -0.15
+    np.testing.assert_allclose(scores.suspicion_score(probs, np.array([0, 1])), [0.35, 0.575])
+
+
 def test_evidence_mean__uses_the_last_epochs_trained_on_the_given_label():
     probs = np.array([[[0.9, 0.1]], [[0.7, 0.3]], [[0.5, 0.5]], [[0.1, 0.9]]], np.float32)
     evidence = np.array([[True], [True], [True], [False]])  # relabelled before epoch 4
