@@ -126,8 +126,14 @@ def suspicion_score(probs: np.ndarray, given: np.ndarray) -> np.ndarray:
 
 def low_weight_score(weights: np.ndarray) -> np.ndarray:
     """Mean over epochs of 1 - percentile rank of the weight within its epoch (ties share ranks)."""
-    ranks = pd.DataFrame(weights.T).rank(axis=0, pct=True).to_numpy()
-    return 1.0 - ranks.mean(axis=1)
+    return 1.0 - np.mean([percentile_rank(epoch) for epoch in weights], axis=0)
+
+
+def percentile_rank(values: np.ndarray) -> np.ndarray:
+    """Rank / n of each value, ties sharing their average rank (pandas' `rank(pct=True)`)."""
+    _, where, counts = np.unique(values, return_inverse=True, return_counts=True)
+    average = np.cumsum(counts) - (counts - 1) / 2.0
+    return average[where] / len(values)
 
 
 def ambiguity_score(low_weight: np.ndarray, probs: np.ndarray) -> np.ndarray:

@@ -51,6 +51,12 @@ def test_suspicion_score__is_half_of_one_minus_the_mean_margin():
     np.testing.assert_allclose(scores.suspicion_score(probs, np.array([0, 1])), [0.35, 0.575])
 
 
+def test_percentile_rank__ties_share_their_average_rank():
+    ranks = scores.percentile_rank(np.array([0.5, 0.1, 0.5, 0.9], np.float32))
+    np.testing.assert_allclose(ranks, [0.625, 0.25, 0.625, 1.0])
+    np.testing.assert_allclose(scores.percentile_rank(np.ones(4)), 0.625)  # unit weights (CE)
+
+
 def test_evidence_mean__uses_the_last_epochs_trained_on_the_given_label():
     probs = np.array([[[0.9, 0.1]], [[0.7, 0.3]], [[0.5, 0.5]], [[0.1, 0.9]]], np.float32)
     evidence = np.array([[True], [True], [True], [False]])  # relabelled before epoch 4
