@@ -102,8 +102,8 @@ class Trainer:
                                torch.amp.GradScaler("cuda") if use_scaler else None, self.device)
         self.best_accuracy = -1.0
         processes = f" x {group.world} processes" if group.world > 1 else ""
-        reporter.note(f"{len(self.sample_ids)} training samples, {len(holdout_rows)} held out "
-                      f"for calibration, {len(val_rows)} validation, "
+        reporter.note(f"{len(self.sample_ids)} training samples, {len(val_rows)} validation + "
+                      f"{len(holdout_rows)} held out (they calibrate proposal confidence), "
                       f"{len(manifest.classes)} classes; {weights_note}; device "
                       f"{self.device.type}{processes}")
         if 1 < group.world and config.batch_size // group.world < SMALL_LOCAL_BATCH:
