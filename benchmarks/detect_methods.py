@@ -36,7 +36,7 @@ from curator import runlog
 from curator.config import TrainConfig
 from curator.data.dataset import ImageDataset, make_transform
 from curator.errors import RunError
-from curator.scores import sample_scores
+from curator.scores import sample_scores, suspicion_score
 from curator.train.checkpoint import load_model
 from curator.train import epoch
 from curator.train.run import resume, train
@@ -193,7 +193,7 @@ def _scored_by_margin(run_dir: Path) -> tuple[np.ndarray, ...]:
     rows = np.arange(len(given))
     others = probs.copy()
     others[:, rows, given] = -np.inf
-    margin = (probs[:, rows, given] - others.max(axis=2)).mean(axis=0)
+    margin = 1.0 - 2.0 * suspicion_score(probs, given)  # curator's suspicion is the AUM margin
     truth = _truth(run_dir, raws[-1]["sample_id"].to_numpy())
     k = int(((given != truth) & (truth >= 0)).sum())
     recent = others[-5:].mean(axis=0).argmax(axis=1)

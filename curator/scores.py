@@ -89,9 +89,11 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
     held = (_part([h.sort_values("sample_id") for h in holdouts], k)
             if all(h is not None for h in holdouts) else None)
     q_trained = evidence_mean(trained.probs, trained.evidence, window)
-    q_held = evidence_mean(held.probs, held.evidence, window) if held is not None else None
-    calibrate = _calibration(held, q_held) if held is not None else None
-    if held is not None:  # validation rows only calibrate; the `holdout` samples are scored
+    calibrate = None
+    if held is not None:
+        q_held = evidence_mean(held.probs, held.evidence, window)
+        calibrate = _calibration(held, q_held)
+        # validation rows only calibrate; the `holdout` samples are scored
         scored = manifest.table["split"].to_numpy()[held.sample_id] == "holdout"
         held, q_held = _subset(held, scored), q_held[scored]
 

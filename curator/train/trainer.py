@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
@@ -80,11 +79,12 @@ class Trainer:
         self.given = self.all_labels[self.sample_ids]
         self.labels = self.given.copy()
         # the held-out part: never trained on, predicted every epoch (split holdout + validation)
-        holdout_rows = manifest.table[manifest.table["split"] == "holdout"]
-        val_rows = validation_rows(manifest)
-        held_rows = pd.concat([holdout_rows, val_rows]).sort_values("sample_id")
+        table = manifest.table
+        is_holdout = (table["split"] == "holdout").to_numpy()
+        is_val = table["sample_id"].isin(validation_rows(manifest)["sample_id"]).to_numpy()
+        held_rows = table[is_holdout | is_val]
         self.held_ids = held_rows["sample_id"].to_numpy()
-        self.is_val = np.isin(self.held_ids, val_rows["sample_id"].to_numpy())
+        self.is_val = is_val[self.held_ids]
         # each process predicts every world-th held-out row
         self.held_loader = self._eval_loader(held_rows.iloc[group.rank::group.world])
         self.num_classes = len(manifest.classes)
@@ -102,8 +102,8 @@ class Trainer:
                                torch.amp.GradScaler("cuda") if use_scaler else None, self.device)
         self.best_accuracy = -1.0
         processes = f" x {group.world} processes" if group.world > 1 else ""
-        reporter.note(f"{len(self.sample_ids)} training samples, {len(val_rows)} validation + "
-                      f"{len(holdout_rows)} held out (they calibrate proposal confidence), "
+        reporter.note(f"{len(self.sample_ids)} training samples, {is_val.sum()} validation + "
+                      f"{is_holdout.sum()} held out (they calibrate proposal confidence), "
                       f"{len(manifest.classes)} classes; {weights_note}; device "
                       f"{self.device.type}{processes}")
         if 1 < group.world and config.batch_size // group.world < SMALL_LOCAL_BATCH:
