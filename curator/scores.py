@@ -30,9 +30,11 @@ calibrate. Evidence: docs/BENCHMARKS.md.
   its expected gain calibrate(q(proposed)) - calibrate(q(given)) is positive and the face is
   not ambiguous; `expected_gain` is that difference.
 - `ambiguous` = no class, the given one included, reaches q = 0.5, or the face's SCN weight history
-  is among the lowest `AMBIGUOUS_SHARE` of its part: the network cannot tell what the face shows,
-  so curator proposes no relabel and flags the face for re-annotation instead. (On real noise,
-  proposals for the lowest-weight fifth were right less often than not.)
+  is among the lowest `AMBIGUOUS_SHARE` of its part and the best other class's confidence stays
+  under `CONFIDENT_PROPOSAL`: the network cannot tell what the face shows, so curator proposes no
+  relabel and flags the face for re-annotation instead. (On real noise, proposals for the
+  lowest-weight fifth were right less often than not; the confident ones among them were not, and
+  on synthetic flips a low weight mostly marks the wrong label itself.)
 """
 
 from __future__ import annotations
@@ -50,8 +52,10 @@ from curator.errors import RunError
 PROPOSAL_WINDOW = 5
 # A face whose best class stays under even odds is ambiguous: no proposal, flagged instead.
 AMBIGUOUS_BELOW = 0.5
-# ... and so is each part's lowest-weight fifth: on real noise their proposals were mostly wrong.
+# ... and so is each part's lowest-weight fifth: on real noise their proposals were mostly wrong,
 AMBIGUOUS_SHARE = 0.2
+# ... unless the calibrated confidence of the best other class reaches this (docs/BENCHMARKS.md).
+CONFIDENT_PROPOSAL = 0.7
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,14 @@ def ambiguity_score(low_weight: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return ranks.mean(axis=1).to_numpy()
 
 
+def ambiguous_mask(q: np.ndarray, low_weight: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """Faces to flag instead of relabel: no class of q (N, K) reaches AMBIGUOUS_BELOW, or the
+    `low_weight_score` is among the part's highest AMBIGUOUS_SHARE while the `confidence` of the
+    best other class stays under CONFIDENT_PROPOSAL."""
+    lowest = low_weight > np.quantile(low_weight, 1.0 - AMBIGUOUS_SHARE)
+    return (q.max(axis=1) < AMBIGUOUS_BELOW) | (lowest & (confidence < CONFIDENT_PROPOSAL))
+
+
 def evidence_mean(probs: np.ndarray, evidence: np.ndarray, window: int) -> np.ndarray:
     """Per sample, the mean class probabilities (N, K) over its last `window` epochs with
     evidence (all epochs of a sample without any, so every sample gets a value)."""
@@ -209,9 +221,8 @@ def _calibration(held: Part, q: np.ndarray) -> IsotonicMap | None:
 def _score_part(part: Part, q: np.ndarray, calibrate: IsotonicMap | None) -> pd.DataFrame:
     """Everything but suspicion for one part, from its proposal statistic q (N, K)."""
     low_weight = low_weight_score(part.weights)
-    lowest = low_weight > np.quantile(low_weight, 1.0 - AMBIGUOUS_SHARE)
-    ambiguous = (q.max(axis=1) < AMBIGUOUS_BELOW) | lowest
     proposed, confidence, gain = propose(q, part.given, calibrate)
+    ambiguous = ambiguous_mask(q, low_weight, confidence)
     proposed[ambiguous] = runlog.NO_LABEL
     final = part.probs[-1]
     pred = final.argmax(axis=1)

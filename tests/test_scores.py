@@ -78,6 +78,17 @@ def test_propose__only_where_the_calibrated_gain_is_positive():
     np.testing.assert_allclose(confidence, [0.4, 0.0, 0.0])
 
 
+def test_ambiguous_mask__unsure_faces_and_unconfident_lowest_weights():
+    q = np.array([[0.4, 0.35, 0.25]] + [[0.8, 0.1, 0.1]] * 4)  # face 0: no class reaches 0.5
+    low_weight = np.array([0.1, 0.2, 0.3, 0.4, 0.9])  # face 4 is the lowest-weight fifth
+    unsure = np.array([0.2, 0.1, 0.1, 0.1, 0.65])
+    np.testing.assert_array_equal(scores.ambiguous_mask(q, low_weight, unsure),
+                                  [True, False, False, False, True])
+    confident = np.array([0.2, 0.1, 0.1, 0.1, 0.7])  # its best other class reaches 0.7
+    np.testing.assert_array_equal(scores.ambiguous_mask(q, low_weight, confident),
+                                  [True, False, False, False, False])
+
+
 def test_match_quantiles__keeps_order_and_takes_the_reference_scale():
     reference = np.linspace(0.0, 1.0, 101)
     matched = scores.match_quantiles(np.array([10.0, 30.0, 20.0, 40.0]), reference)
