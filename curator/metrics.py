@@ -107,6 +107,30 @@ def net_gain(given: np.ndarray, final: np.ndarray, truth: np.ndarray) -> int:
     return int((final == truth).sum() - (given == truth).sum())
 
 
+def best_correction(given: np.ndarray, candidate: np.ndarray, strength: np.ndarray,
+                    truth: np.ndarray, *, max_clean_share: float) -> tuple[float, int]:
+    """The most a threshold on `strength` can correct: (share of flipped samples fixed, right
+    labels changed) for the best cut that changes at most `max_clean_share` of the right labels.
+
+    Every sample proposes `candidate` (a class other than `given`); the proposals taken are those
+    with strength at or above a threshold, so tied strengths are taken together. An upper bound
+    for any rule that ranks proposals by `strength`: the threshold is chosen knowing the truth.
+    """
+    given, candidate, truth = _labels(given, candidate, truth)
+    flipped = given != truth
+    if not flipped.any():
+        return float("nan"), 0
+    order = np.argsort(-np.asarray(strength, np.float64), kind="stable")
+    fixes = np.cumsum((flipped & (candidate == truth))[order])
+    breaks = np.cumsum(~flipped[order])
+    ends = np.flatnonzero(np.diff(np.asarray(strength, np.float64)[order], append=-np.inf) != 0)
+    allowed = ends[breaks[ends] <= max_clean_share * (~flipped).sum()]
+    if len(allowed) == 0:
+        return 0.0, 0
+    best = allowed[np.argmax(fixes[allowed])]
+    return float(fixes[best] / flipped.sum()), int(breaks[best])
+
+
 def reliability_bins(confidence: np.ndarray, correct: np.ndarray, *, n_bins: int = 10
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean confidence, accuracy, count) per equal-width confidence bin; NaN for empty bins.

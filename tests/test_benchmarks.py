@@ -12,7 +12,9 @@ from PIL import Image
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))  # the benchmarks are scripts that import their siblings
 
+import correction_bound  # noqa: E402
 import data_throughput  # noqa: E402
+import detect_report  # noqa: E402
 import detect  # noqa: E402
 import run_size  # noqa: E402
 import step_time  # noqa: E402
@@ -159,3 +161,36 @@ def test_data_throughput__compares_worker_counts(capsys):
                           "--batch-size", "4"])
 
     assert "workers 2 / workers 0:" in capsys.readouterr().out
+
+
+def test_correction_bound__one_row_per_run_with_shares_in_range(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from synthetic_run import make_run
+
+    run_dir = make_run(tmp_path, n_train=40, epochs=6, noise=0.25)
+    correction_bound.main([str(run_dir)])
+    row = capsys.readouterr().out.strip().splitlines()[-1]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[:3] == [run_dir.name, "6", "10"]
+    for cell in cells[3:]:
+        share = float(cell.split()[0])
+        assert 0.0 <= share <= 1.0
+    # at most 2% of 30 right labels: no right label may change
+    assert all(cell.endswith("(0)") for cell in cells[4:7])
+
+
+def _summary_row(method: str, auroc: float) -> dict:
+    return {"noise_level": 0.2, "method": method, "auroc_mean": auroc, "precision_at_k_mean": auroc,
+            "corrected_mean": 0.6, "clean_changed_share_mean": 0.01}
+
+
+def test_goal_check__compares_with_each_baseline_and_never_passes_without_one():
+    beaten = pd.DataFrame([_summary_row("curator", 0.9), _summary_row("ce", 0.8),
+                           _summary_row("cleanlab", 0.85)])
+    assert detect_report.goal_check(beaten)[0].startswith(
+        "noise 0.2: goal met: auroc 0.9000 vs ce 0.8000, cleanlab 0.8500;")
+    behind = beaten.assign(auroc_mean=[0.9, 0.8, 0.95])
+    assert detect_report.goal_check(behind)[0].startswith("noise 0.2: goal NOT met (auroc):")
+    alone = beaten[beaten["method"] == "curator"]
+    assert detect_report.goal_check(alone)[0].startswith(
+        "noise 0.2: goal not checked (no ce or cleanlab run to compare): auroc 0.9000;")

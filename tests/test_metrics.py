@@ -100,6 +100,31 @@ def test_label_metrics__refuse_arrays_of_different_length():
         metrics.net_gain(GIVEN, FINAL[:3], TRUTH)
 
 
+# best_correction: samples 0 and 2 are wrong and propose their truth; 1, 3, 4 are right.
+BC_GIVEN, BC_TRUTH = [0, 0, 0, 0, 1], [1, 0, 2, 0, 1]
+BC_CANDIDATE, BC_STRENGTH = [1, 1, 2, 2, 0], [0.9, 0.8, 0.5, 0.5, 0.1]
+
+
+def test_best_correction__takes_tied_strengths_together():
+    # one right label may change: cutting inside the 0.5 tie would fix both wrong labels with one
+    # change, but a threshold takes the tie whole (2 changes), so the best is the first proposal
+    share, changed = metrics.best_correction(BC_GIVEN, BC_CANDIDATE, BC_STRENGTH, BC_TRUTH,
+                                             max_clean_share=1 / 3)
+    assert (share, changed) == (0.5, 0)
+
+
+def test_best_correction__a_larger_budget_reaches_every_fix():
+    share, changed = metrics.best_correction(BC_GIVEN, BC_CANDIDATE, BC_STRENGTH, BC_TRUTH,
+                                             max_clean_share=2 / 3)
+    assert (share, changed) == (1.0, 2)
+
+
+def test_best_correction__nan_without_wrong_labels():
+    share, changed = metrics.best_correction([0, 1], [1, 0], [0.5, 0.4], [0, 1],
+                                             max_clean_share=0.5)
+    assert math.isnan(share) and changed == 0
+
+
 def test_expected_calibration_error__one_sample_per_bin():
     # gaps 0.15, 0.75, 0.15, 0.05 in four separate bins
     ece = metrics.expected_calibration_error([0.15, 0.25, 0.85, 0.95], [0, 1, 1, 1])

@@ -1,0 +1,92 @@
+"""Benchmark: how many wrong labels could a run's records correct at all, changing <= 2% of the
+right ones?
+
+For each run directory with known truth (a `detect.py` cache run, or `curator train --truth`), every
+training sample proposes the class other than its given one with the highest mean probability
+over an epoch window, and the proposals are ranked by that class's mean probability minus the
+given label's. `curator.metrics.best_correction` then picks the threshold that corrects the most
+wrong labels while changing at most `--max-clean-share` of the right ones, knowing the truth: an
+upper bound for any proposal rule of that kind (curator's included). Printed beside it: the
+ceiling (wrong labels whose candidate is the truth, at any cost) and what curator's own
+proposals (`sample_scores`) did.
+
+    python benchmarks/correction_bound.py RUN_DIR [RUN_DIR ...] [--max-clean-share 0.02]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from curator import metrics, runlog
+from curator.scores import PROPOSAL_WINDOW, sample_scores
+
+HEADER = ("| run | epochs | wrong | ceiling | last 5 epochs | all epochs | first half | "
+          "curator's proposals |\n|---|---|---|---|---|---|---|---|")
+
+
+def training_records(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(probs (E, N, K), given (N,), truth (N,)) of the run's training samples."""
+    raws = [runlog.read_raw_epoch(run_dir, e).sort_values("sample_id")
+            for e in runlog.completed_epochs(run_dir)]
+    if not raws:
+        raise SystemExit(f"{run_dir}: no finished epoch")
+    columns = [c for c in raws[0].columns if c.startswith("prob_")]
+    probs = np.stack([r[columns].to_numpy(np.float64) for r in raws])
+    manifest = runlog.read_manifest(run_dir)
+    if "truth" not in manifest.table:
+        raise SystemExit(f"{run_dir}: the run has no truth (train it with --truth)")
+    ids = raws[-1]["sample_id"].to_numpy()
+    truth = manifest.label_indices("truth").to_numpy()[ids]
+    return probs, raws[-1]["given_label"].to_numpy(np.int64), truth
+
+
+def candidates(mean_probs: np.ndarray, given: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best other class of each row of (N, K) mean probabilities, and its lead over the given one."""
+    rows = np.arange(len(given))
+    others = mean_probs.copy()
+    others[rows, given] = -np.inf
+    best = others.argmax(axis=1)
+    return best, mean_probs[rows, best] - mean_probs[rows, given]
+
+
+def bound_row(run_dir: Path, max_clean_share: float) -> str:
+    """One markdown row: each cell is the share of wrong labels corrected (right labels changed)."""
+    probs, given, truth = training_records(run_dir)
+    known = truth >= 0
+    probs, given, truth = probs[:, known], given[known], truth[known]
+    epochs, wrong = len(probs), given != truth
+    cells = []
+    for window in (slice(max(epochs - PROPOSAL_WINDOW, 0), epochs), slice(0, epochs),
+                   slice(0, max(epochs // 2, 1))):
+        best, lead = candidates(probs[window].mean(axis=0), given)
+        share, changed = metrics.best_correction(given, best, lead, truth,
+                                                 max_clean_share=max_clean_share)
+        cells.append(f"{share:.2f} ({changed})")
+    ceiling = (candidates(probs.mean(axis=0), given)[0] == truth)[wrong].mean()
+    scores = sample_scores(run_dir)
+    scores = scores[scores["split"] == "train"]
+    proposed = scores["proposed_label"].cat.codes.to_numpy(np.int64)[known]
+    final = np.where(proposed >= 0, proposed, given)
+    own = (f"{metrics.flips_corrected(given, final, truth):.2f} "
+           f"({metrics.clean_labels_changed(given, final, truth)})")
+    return (f"| {run_dir.name} | {epochs} | {int(wrong.sum())} | {ceiling:.2f} | "
+            f"{' | '.join(cells)} | {own} |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--max-clean-share", type=float, default=0.02)
+    args = parser.parse_args(argv)
+    print(f"share of wrong labels corrected (right labels changed), at most "
+          f"{args.max_clean_share:.0%} of the right labels changed\n")
+    print(HEADER)
+    for run_dir in args.runs:
+        print(bound_row(run_dir, args.max_clean_share))
+
+
+if __name__ == "__main__":
+    main()
