@@ -44,7 +44,7 @@ def training_records(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def candidates(mean_probs: np.ndarray, given: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Best other class of each row of (N, K) mean probabilities, and its lead over the given one."""
+    """Best other class of each row of (N, K) mean probabilities, and its lead over the given."""
     rows = np.arange(len(given))
     others = mean_probs.copy()
     others[rows, given] = -np.inf

@@ -149,9 +149,9 @@ def goal_check(summary: pd.DataFrame) -> list[str]:
             theirs = {b: by_method.loc[b, f"{name}_mean"] for b in baselines}
             if not all(ours[f"{name}_mean"] > value for value in theirs.values()):
                 missed.append(name)
-            facts.append(f"{name} {ours[f'{name}_mean']:.4f}" + "".join(
-                f"{' vs' if i == 0 else ','} {b} {value:.4f}"
-                for i, (b, value) in enumerate(theirs.items())))
+            compared = ", ".join(f"{b} {value:.4f}" for b, value in theirs.items())
+            facts.append(f"{name} {ours[f'{name}_mean']:.4f}"
+                         + (f" vs {compared}" if compared else ""))
         if level == "real":  # no synthetic-noise goal: report the ranking, check the proposals
             lines.append("real noise: ranking " + "; ".join(facts))
             lines.append(_real_noise_check(ours))

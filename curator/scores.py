@@ -33,8 +33,8 @@ calibrate. Evidence: docs/BENCHMARKS.md.
   is among the lowest `AMBIGUOUS_SHARE` of its part and the best other class's confidence stays
   under `CONFIDENT_PROPOSAL`: the network cannot tell what the face shows, so curator proposes no
   relabel and flags the face for re-annotation instead. (On real noise, proposals for the
-  lowest-weight fifth were right less often than not; the confident ones among them were not, and
-  on synthetic flips a low weight mostly marks the wrong label itself.)
+  lowest-weight fifth were right less often than not, except the confident ones; on synthetic
+  flips a low weight mostly marks the wrong label itself.)
 """
 
 from __future__ import annotations
