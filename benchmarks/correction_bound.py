@@ -21,39 +21,24 @@ from pathlib import Path
 import numpy as np
 
 from curator import metrics, runlog
-from curator.scores import PROPOSAL_WINDOW, sample_scores
+from curator.scores import PROPOSAL_WINDOW, best_other_class, sample_scores
+from detect_methods import training_records
 
 HEADER = ("| run | epochs | wrong | ceiling | last 5 epochs | all epochs | first half | "
           "curator's proposals |\n|---|---|---|---|---|---|---|---|")
 
 
-def training_records(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(probs (E, N, K), given (N,), truth (N,)) of the run's training samples."""
-    raws = [runlog.read_raw_epoch(run_dir, e).sort_values("sample_id")
-            for e in runlog.completed_epochs(run_dir)]
-    if not raws:
-        raise SystemExit(f"{run_dir}: no finished epoch")
-    columns = [c for c in raws[0].columns if c.startswith("prob_")]
-    probs = np.stack([r[columns].to_numpy(np.float64) for r in raws])
-    manifest = runlog.read_manifest(run_dir)
-    if "truth" not in manifest.table:
-        raise SystemExit(f"{run_dir}: the run has no truth (train it with --truth)")
-    ids = raws[-1]["sample_id"].to_numpy()
-    truth = manifest.label_indices("truth").to_numpy()[ids]
-    return probs, raws[-1]["given_label"].to_numpy(np.int64), truth
-
-
 def candidates(mean_probs: np.ndarray, given: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Best other class of each row of (N, K) mean probabilities, and its lead over the given."""
     rows = np.arange(len(given))
-    others = mean_probs.copy()
-    others[rows, given] = -np.inf
-    best = others.argmax(axis=1)
+    best = best_other_class(mean_probs, given)
     return best, mean_probs[rows, best] - mean_probs[rows, given]
 
 
 def bound_row(run_dir: Path, max_clean_share: float) -> str:
     """One markdown row: each cell is the share of wrong labels corrected (right labels changed)."""
+    if "truth" not in runlog.read_manifest(run_dir).table:
+        raise SystemExit(f"{run_dir}: the run has no truth (train it with --truth)")
     probs, given, truth = training_records(run_dir)
     known = truth >= 0
     probs, given, truth = probs[:, known], given[known], truth[known]

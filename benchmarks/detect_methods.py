@@ -36,7 +36,7 @@ from curator import runlog
 from curator.config import TrainConfig
 from curator.data.dataset import ImageDataset, make_transform
 from curator.errors import RunError
-from curator.scores import sample_scores, suspicion_score
+from curator.scores import best_other_class, sample_scores, suspicion_score
 from curator.train.checkpoint import load_model
 from curator.train import epoch
 from curator.train.run import resume, train
@@ -184,19 +184,23 @@ def _scored_by_loss(run_dir: Path) -> tuple[np.ndarray, ...]:
     return loss, np.where(predicted != given, predicted, runlog.NO_LABEL), given, truth
 
 
-def _scored_by_margin(run_dir: Path) -> tuple[np.ndarray, ...]:
+def training_records(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(probs (E, N, K), given (N,), truth (N,), -1 where unknown) of a run's training samples."""
     raws = [runlog.read_raw_epoch(run_dir, e).sort_values("sample_id")
             for e in runlog.completed_epochs(run_dir)]
+    if not raws:
+        raise RunError(f"{run_dir}: no epoch has finished yet")
     columns = [c for c in raws[0].columns if c.startswith("prob_")]
-    probs = np.stack([r[columns].to_numpy(np.float64) for r in raws])  # (E, N, K)
+    probs = np.stack([r[columns].to_numpy(np.float64) for r in raws])
     given = raws[-1]["given_label"].to_numpy(np.int64)
-    rows = np.arange(len(given))
-    others = probs.copy()
-    others[:, rows, given] = -np.inf
+    return probs, given, _truth(run_dir, raws[-1]["sample_id"].to_numpy())
+
+
+def _scored_by_margin(run_dir: Path) -> tuple[np.ndarray, ...]:
+    probs, given, truth = training_records(run_dir)
     margin = 1.0 - 2.0 * suspicion_score(probs, given)  # curator's suspicion is the AUM margin
-    truth = _truth(run_dir, raws[-1]["sample_id"].to_numpy())
     k = int(((given != truth) & (truth >= 0)).sum())
-    recent = others[-5:].mean(axis=0).argmax(axis=1)
+    recent = best_other_class(probs[-5:].mean(axis=0), given)
     top = np.argsort(margin, kind="stable")[:k]
     proposed = np.full(len(given), runlog.NO_LABEL)
     proposed[top] = recent[top]

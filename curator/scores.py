@@ -168,6 +168,13 @@ def evidence_mean(probs: np.ndarray, evidence: np.ndarray, window: int) -> np.nd
     return (probs * chosen[..., None]).sum(axis=0) / chosen.sum(axis=0)[:, None]
 
 
+def best_other_class(q: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """Per row of q (N, K), the class with the highest value other than the given one."""
+    others = q.copy()
+    others[np.arange(len(given)), given] = -np.inf
+    return others.argmax(axis=1)
+
+
 def propose(q: np.ndarray, given: np.ndarray, calibrate: IsotonicMap | None
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best other class by `q` (N, K), where its expected gain over the given label is positive.
@@ -175,9 +182,7 @@ def propose(q: np.ndarray, given: np.ndarray, calibrate: IsotonicMap | None
     Returns (proposed class index or -1, confidence of the best other class, expected gain).
     """
     rows = np.arange(len(given))
-    others = q.copy()
-    others[rows, given] = -np.inf
-    best = others.argmax(axis=1)
+    best = best_other_class(q, given)
     scale = calibrate if calibrate is not None else (lambda x: np.asarray(x, np.float64))
     confidence = scale(q[rows, best])
     gain = confidence - scale(q[rows, given])

@@ -82,9 +82,10 @@ class Trainer:
         table = manifest.table
         is_holdout = (table["split"] == "holdout").to_numpy()
         is_val = table["sample_id"].isin(validation_rows(manifest)["sample_id"]).to_numpy()
-        held_rows = table[is_holdout | is_val]
+        held = is_holdout | is_val
+        held_rows = table[held]
         self.held_ids = held_rows["sample_id"].to_numpy()
-        self.is_val = is_val[self.held_ids]
+        self.is_val = is_val[held]
         # each process predicts every world-th held-out row
         self.held_loader = self._eval_loader(held_rows.iloc[group.rank::group.world])
         self.num_classes = len(manifest.classes)
