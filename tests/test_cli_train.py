@@ -47,6 +47,35 @@ def test_train__missing_data_is_one_clear_line(tmp_path):
     assert len(result.output.strip().splitlines()) == 1
 
 
+def test_train__unavailable_weights_fail_before_the_run_is_written(tmp_path):
+    run = tmp_path / "run"
+    args = ["train", str(SAMPLE_DATA), "--out", str(run), "--backbone", "compact", "--epochs", "1",
+            "--image-size", "32", "--device", "cpu"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert result.output.startswith("error: backbone 'compact' has no published weights")
+    assert not run.exists()
+    # so the same --out takes the corrected command
+    result = runner.invoke(app, args + ["--no-pretrained"])
+    assert result.exit_code == 0, result.output
+
+
+def test_train__skip_bad_lists_the_skipped_image_in_the_run(tmp_path):
+    labels = pd.read_csv(SAMPLE_DATA / "labels.csv")
+    labels["filepath"] = [str(SAMPLE_DATA / p) for p in labels["filepath"]]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    data = tmp_path / "labels.csv"
+    pd.concat([labels, pd.DataFrame({"filepath": [str(broken)], "label": ["happy"]})]).to_csv(data, index=False)
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(data), "--out", str(run), "--skip-bad", "--epochs", "1",
+                                 "--backbone", "compact", "--no-pretrained", "--image-size", "32",
+                                 "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(run / runlog.BAD_IMAGES)["filepath"].tolist() == [str(broken)]
+    assert len(runlog.read_manifest(run).table) == len(labels)
+
+
 def test_train__bad_option_value_names_the_option(tmp_path):
     result = runner.invoke(app, ["train", str(SAMPLE_DATA), "--out", str(tmp_path / "run"),
                                  "--relabel-scope", "everything"])

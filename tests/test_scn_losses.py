@@ -38,24 +38,22 @@ def test_split_groups__ties_keep_batch_order():
 
 
 def test_rank_regularization__zero_when_gap_exceeds_margin():
-    alpha = torch.tensor([0.9, 0.8, 0.3, 0.2])
-    high = torch.tensor([True, True, False, False])
-    assert losses.rank_regularization(alpha, high, 0.15).item() == 0.0
+    alpha = torch.tensor([0.3, 0.9, 0.2, 0.8])  # high group 0.9, 0.8
+    assert losses.rank_regularization(alpha, 0.5, 0.15).item() == 0.0
 
 
 def test_rank_regularization__margin_minus_gap_and_its_gradient():
-    alpha = torch.tensor([0.6, 0.55, 0.5, 0.5], requires_grad=True)
-    high = torch.tensor([True, True, False, False])
-    rr = losses.rank_regularization(alpha, high, 0.15)
+    alpha = torch.tensor([0.5, 0.6, 0.5, 0.55], requires_grad=True)
+    rr = losses.rank_regularization(alpha, 0.5, 0.15)
     assert rr.item() == pytest.approx(0.15 - (0.575 - 0.5))
     rr.backward()
     # d/d alpha of margin - (mean_high - mean_low): -1/M for the high group, +1/(N-M) for the low
-    assert alpha.grad.tolist() == pytest.approx([-0.5, -0.5, 0.5, 0.5])
+    assert alpha.grad.tolist() == pytest.approx([0.5, -0.5, 0.5, -0.5])
 
 
 def test_rank_regularization__batch_of_one_is_zero_and_differentiable():
     alpha = torch.tensor([0.3], requires_grad=True)
-    rr = losses.rank_regularization(alpha, losses.split_groups(alpha, 0.7), 0.15)
+    rr = losses.rank_regularization(alpha, 0.7, 0.15)
     rr.backward()
     assert rr.item() == 0.0 and alpha.grad.tolist() == [0.0]
 
@@ -64,8 +62,7 @@ def test_scn_loss__mixes_rr_and_logit_weighted_ce():
     logits = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
     alpha = torch.tensor([1.0, 0.5])
     targets = torch.tensor([0, 1])
-    high = torch.tensor([True, False])
-    total, wce, rr = losses.scn_loss(logits, alpha, targets, high, margin=0.15, gamma=0.5)
+    total, wce, rr = losses.scn_loss(logits, alpha, targets, beta=0.5, margin=0.15, gamma=0.5)
     # row 1: weighted logits [2, 0], CE = log(1 + e^-2); row 2: [0, 0.5], CE = log(1 + e^-0.5)
     expected_wce = (math.log1p(math.exp(-2)) + math.log1p(math.exp(-0.5))) / 2
     assert wce.item() == pytest.approx(expected_wce)
@@ -77,8 +74,7 @@ def test_scn_loss__gamma_weights_the_rr_term():
     logits = torch.zeros(2, 2)
     alpha = torch.tensor([0.5, 0.5])
     targets = torch.tensor([0, 1])
-    total, wce, rr = losses.scn_loss(logits, alpha, targets, torch.tensor([True, False]),
-                                     margin=0.15, gamma=0.25)
+    total, wce, rr = losses.scn_loss(logits, alpha, targets, beta=0.5, margin=0.15, gamma=0.25)
     assert wce.item() == pytest.approx(math.log(2))
     assert rr.item() == pytest.approx(0.15)
     assert total.item() == pytest.approx(0.25 * 0.15 + 0.75 * math.log(2))

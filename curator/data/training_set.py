@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from curator import runlog
 from curator.calibration import MIN_CALIBRATION_SAMPLES
 from curator.config import TrainConfig
 from curator.data.importers import check_images, import_data, load_manifest
@@ -26,8 +25,9 @@ HOLDOUT_STREAM = 7
 DEFAULT_HOLDOUT = 0.1
 
 
-def load_training_set(config: TrainConfig, run_dir: Path) -> tuple[Manifest, list[str]]:
-    """The manifest for a new run, and lines worth telling the user; bad images go to the run."""
+def load_training_set(config: TrainConfig) -> tuple[Manifest, list[str], pd.DataFrame]:
+    """The manifest for a new run, lines worth telling the user, and the unreadable images
+    skipped with --skip-bad (for the run's bad_images.csv)."""
     imported = import_data(config.data, format=config.data_format, label_column=config.label_column,
                            skip_bad=config.skip_bad)
     manifest = imported.manifest
@@ -52,10 +52,7 @@ def load_training_set(config: TrainConfig, run_dir: Path) -> tuple[Manifest, lis
     if share:
         manifest = hold_out(manifest, share, seed=config.seed)
     require_trainable(manifest)
-    if len(bad):
-        runlog.atomic_write(Path(run_dir) / runlog.BAD_IMAGES, lambda tmp: bad.to_csv(tmp, index=False))
-        notes.append(f"skipped {len(bad)} unreadable image(s), listed in {run_dir}/{runlog.BAD_IMAGES}")
-    return manifest, notes
+    return manifest, notes, bad
 
 
 def holdout_share(requested: float | None, manifest: Manifest) -> float:

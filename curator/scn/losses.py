@@ -7,7 +7,7 @@
   the authors' code applies it to the whole batch.
 
 The trap to avoid: alpha collapsing to ~1 for every sample makes RR a constant 0 and SCN a plain CE
-network; `group_means` lets the trainer log the spread so a collapse is visible.
+network; the trainer logs the weight spread per epoch (curator.train.summary) so a collapse is visible.
 """
 
 from __future__ import annotations
@@ -33,29 +33,26 @@ def high_group_size(batch: int, beta: float) -> int:
 def split_groups(alpha: Tensor, beta: float) -> Tensor:
     """Boolean mask (N,) of the high-importance group; ties keep batch order (stable sort)."""
     order = torch.sort(alpha.detach(), descending=True, stable=True).indices
-    high = torch.zeros_like(alpha, dtype=torch.bool)
-    high[order[: high_group_size(len(alpha), beta)]] = True
-    return high
+    top = order[: high_group_size(len(alpha), beta)]
+    return torch.zeros_like(alpha, dtype=torch.bool).scatter_(0, top, True)  # no host sync
 
 
-def group_means(alpha: Tensor, high: Tensor) -> tuple[Tensor, Tensor]:
-    """Mean alpha of the high and of the low group (NaN for an empty group)."""
-    return alpha[high].mean(), alpha[~high].mean()
-
-
-def rank_regularization(alpha: Tensor, high: Tensor, margin: Tensor | float) -> Tensor:
-    """max(0, margin - (mean_high - mean_low)); zero when a group is empty (batch of one)."""
-    if high.all() or not high.any():
+def rank_regularization(alpha: Tensor, beta: float, margin: Tensor | float) -> Tensor:
+    """max(0, margin - (mean_high - mean_low)) over alpha sorted in descending order, the high
+    group its first `high_group_size` values; zero for a batch of one. Sizes come from the batch
+    shape, so on a GPU nothing waits for a count."""
+    size = high_group_size(len(alpha), beta)
+    if size == 0:
         return alpha.sum() * 0.0
-    mean_high, mean_low = group_means(alpha, high)
-    return torch.clamp(margin - (mean_high - mean_low), min=0.0)
+    ranked = torch.sort(alpha, descending=True, stable=True).values
+    return torch.clamp(margin - (ranked[:size].mean() - ranked[size:].mean()), min=0.0)
 
 
-def scn_loss(logits: Tensor, alpha: Tensor, targets: Tensor, high: Tensor,
-             *, margin: Tensor | float, gamma: float) -> tuple[Tensor, Tensor, Tensor]:
+def scn_loss(logits: Tensor, alpha: Tensor, targets: Tensor, *, beta: float,
+             margin: Tensor | float, gamma: float) -> tuple[Tensor, Tensor, Tensor]:
     """Total loss gamma*RR + (1-gamma)*WCE; returns (total, wce, rr)."""
     wce = torch.nn.functional.cross_entropy(weighted_logits(logits, alpha), targets)
-    rr = rank_regularization(alpha, high, margin)
+    rr = rank_regularization(alpha, beta, margin)
     return gamma * rr + (1.0 - gamma) * wce, wce, rr
 
 

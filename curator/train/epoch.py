@@ -127,38 +127,35 @@ class Learner:
 
 def train_epoch(learner: Learner, loader, labels: np.ndarray, config: TrainConfig,
                 advance: Callable[[], None] = lambda: None) -> tuple[EpochRecords, EpochStats]:
-    """Train one epoch on the batches of `loader`; records what happened to each of them."""
+    """Train one epoch on the batches of `loader`; records what happened to each of them.
+
+    The steps' outputs stay on the device until the epoch ends: one transfer instead of a host
+    synchronisation per step, which on a GPU would stall every step behind the last."""
     device = learner.device
     learner.network.train()
-    records = EpochRecords.empty(labels, learner.model.fc.out_features)
-    stats = EpochStats()
+    steps: list[_Step] = []
+    label_table = torch.as_tensor(labels, device=device)  # labels change only between epochs
     for images, index in loader:
         images = images.to(device, non_blocking=True)
         if device.type == "cuda":
             images = images.contiguous(memory_format=torch.channels_last)
-        targets = torch.as_tensor(labels[index.numpy()], device=device)
+        targets = label_table[index.to(device, non_blocking=True)]
         with _autocast(device, config.amp):
             alpha, logits = learner.network(images)
         alpha, logits = alpha.float(), logits.float()
         if config.method == "scn":
             high = losses.split_groups(alpha, config.beta)
-            loss, wce, rr = losses.scn_loss(logits, alpha, targets, high, margin=learner.margin(),
-                                            gamma=config.gamma)
+            loss, wce, rr = losses.scn_loss(logits, alpha, targets, beta=config.beta,
+                                            margin=learner.margin(), gamma=config.gamma)
         else:
             high = torch.ones_like(alpha, dtype=torch.bool)
             loss = wce = nn.functional.cross_entropy(logits, targets)
-            rr = torch.zeros(())
+            rr = torch.zeros((), device=device)
         learner.step(loss)
-        with torch.no_grad():
-            proposed = _proposals(logits, alpha, targets, high, config)
-        _record(records, stats, index.numpy(), alpha, high, logits, proposed, targets)
-        stats.loss += loss.item() * len(index)
-        stats.wce += wce.item() * len(index)
-        stats.rr += rr.item() * len(index)
-        stats.rr_active += int(rr.item() > 0)
-        stats.batches += 1
+        steps.append(_Step(index.numpy(), alpha.detach(), high, logits.detach(), targets,
+                           torch.stack([loss, wce, rr]).detach()))
         advance()
-    return records, stats
+    return _collect(steps, labels, learner.model.fc.out_features, config)
 
 
 def apply_relabels(labels: np.ndarray, records: EpochRecords, epoch: int, config: TrainConfig) -> int:
@@ -182,21 +179,60 @@ def _proposals(logits: Tensor, alpha: Tensor, targets: Tensor, high: Tensor,
     return losses.relabel(probs, targets, eligible, config.margin_2)
 
 
-def _record(records: EpochRecords, stats: EpochStats, index: np.ndarray, alpha: Tensor,
-            high: Tensor, logits: Tensor, proposed: Tensor, targets: Tensor) -> None:
-    probs = torch.softmax(logits.detach(), dim=1)
+@dataclass
+class _Step:
+    """One training step's outputs, still on the device: positions (numpy), alpha, high-group
+    mask, logits, targets and the losses (total, wce, rr)."""
+
+    index: np.ndarray
+    alpha: Tensor
+    high: Tensor
+    logits: Tensor
+    targets: Tensor
+    losses: Tensor
+
+
+def _collect(steps: list[_Step], labels: np.ndarray, num_classes: int,
+             config: TrainConfig) -> tuple[EpochRecords, EpochStats]:
+    """The epoch's records and stats from its steps, in one transfer from the device."""
+    records = EpochRecords.empty(labels, num_classes)
+    stats = EpochStats(batches=len(steps))
+    if not steps:
+        return records, stats
+    alpha = torch.cat([s.alpha for s in steps])
+    high = torch.cat([s.high for s in steps])
+    logits = torch.cat([s.logits for s in steps])
+    targets = torch.cat([s.targets for s in steps])
+    probs = torch.softmax(logits, dim=1)
     pred = probs.argmax(dim=1)
-    records.weight[index] = alpha.detach().cpu().numpy()
+    proposed = _proposals(logits, alpha, targets, high, config)  # per sample, so once per epoch
+    sizes = torch.tensor([len(s.index) for s in steps], device=alpha.device)
+    step_losses = torch.stack([s.losses for s in steps])  # (steps, 3)
+    gaps = _batch_gaps(alpha, high, sizes)
+    index = np.concatenate([s.index for s in steps])
+    records.weight[index] = alpha.cpu().numpy()
     records.high[index] = high.cpu().numpy()
     records.pred_label[index] = pred.cpu().numpy()
     records.proposed_label[index] = proposed.cpu().numpy()
     records.probs[index] = probs.cpu().numpy().astype(np.float16)
-    stats.correct += int((pred == targets).sum())
-    stats.seen += len(index)
-    stats.proposals += int((proposed >= 0).sum())
-    if high.any() and not high.all():
-        alpha = alpha.detach()
-        stats.batch_gaps.append(float(alpha[high].mean() - alpha[~high].mean()))
+    stats.loss, stats.wce, stats.rr = (sizes.float() @ step_losses).tolist()
+    stats.rr_active = int((step_losses[:, 2] > 0).sum())
+    stats.correct = int((pred == targets).sum())
+    stats.seen = len(index)
+    stats.proposals = int((proposed >= 0).sum())
+    stats.batch_gaps = gaps.tolist()
+    return records, stats
+
+
+def _batch_gaps(alpha: Tensor, high: Tensor, sizes: Tensor) -> Tensor:
+    """Mean alpha of the high minus the low group, per batch (`sizes` in order) holding both."""
+    batch = torch.repeat_interleave(torch.arange(len(sizes), device=alpha.device), sizes)
+    groups = torch.stack([high, ~high], dim=1).float()  # (N, 2)
+    sums = torch.zeros(len(sizes), 2, device=alpha.device).index_add_(0, batch, groups * alpha[:, None])
+    counts = torch.zeros(len(sizes), 2, device=alpha.device).index_add_(0, batch, groups)
+    both = (counts > 0).all(dim=1)
+    means = sums[both] / counts[both]
+    return means[:, 0] - means[:, 1]
 
 
 def _autocast(device: torch.device, enabled: bool):

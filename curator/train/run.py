@@ -12,6 +12,7 @@ from curator import runlog
 from curator.config import TrainConfig
 from curator.data.manifest import Manifest
 from curator.errors import RunError
+from curator.scn.model import build_model
 from curator.train.distributed import check_shares, joined
 from curator.train.trainer import Reporter, SilentReporter, Trainer
 
@@ -54,8 +55,15 @@ def _create(config: TrainConfig, run_dir: Path, world: int) -> tuple[TrainConfig
                        "choose another --out")
     if run_dir.exists() and any(run_dir.iterdir()):
         raise RunError(f"--out {run_dir} is a non-empty folder; choose a new or empty folder")
-    manifest, notes = load_training_set(config, run_dir)
+    manifest, notes, bad = load_training_set(config)
+    # unavailable starting weights fail here, before the run directory is written, so the same
+    # command with --weights or --no-pretrained can follow
+    build_model(config, num_classes=1)
     check_shares(config.batch_size, int((manifest.table["split"] == "train").sum()), world)
+    if len(bad):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        runlog.atomic_write(run_dir / runlog.BAD_IMAGES, lambda tmp: bad.to_csv(tmp, index=False))
+        notes.append(f"skipped {len(bad)} unreadable image(s), listed in {run_dir}/{runlog.BAD_IMAGES}")
     runlog.create(run_dir, config, manifest)
     return config, manifest, notes
 
