@@ -3,7 +3,8 @@
 The record of a sample is taken in its own training step (the *training pass*): the probabilities
 are the classifier's softmax before the attention weighting, `current_label` is the label it was
 trained on in this epoch, and `proposed_label` is what SCN's relabel rule says at that step
-(applied to the shared label table only from `relabel_epoch` on, as in the paper).
+(applied to the shared label table only from `relabel_epoch` on, as in the paper). The steps'
+outputs stay on the device and the records are computed from them once the epoch ends.
 
 Relabels are applied to the label table at the end of the epoch (`apply_relabels`), once the
 records of every process are combined. Since each sample is trained on exactly once per epoch,
