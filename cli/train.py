@@ -33,7 +33,7 @@ def train(
     votes_column: Annotated[Optional[str], Opt(help="Column of the data CSV with annotator votes.")] = None,
     image_size: Annotated[int, Opt(help="Side of the square network input, pixels.")] = 224,
     method: Annotated[str, Opt(help="scn, or ce for a plain cross-entropy baseline.")] = "scn",
-    backbone: Annotated[str, Opt(help="resnet18 | inception_resnet_v1 | compact")] = "resnet18",
+    backbone: Annotated[str, Opt(help="resnet18 | inception_resnet_v1 | mtcnn_onet (48 px, face weights offline) | compact")] = "resnet18",
     pretrained: Annotated[bool, Opt("--pretrained/--no-pretrained", help="Start from published weights.")] = True,
     weights: Annotated[Optional[str], Opt(help="Local backbone state dict (e.g. MS-Celeb-1M ResNet-18).")] = None,
     drop_rate: Annotated[float, Opt(help="Dropout before the heads.")] = 0.0,

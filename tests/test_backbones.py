@@ -1,15 +1,19 @@
 """Backbone registry and weight loading: count what loads, never report a silent success."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from curator.config import TrainConfig
 from curator.errors import CuratorError, WeightsError
-from curator.scn.backbones import build_backbone, load_weights
+from curator.data.dataset import MEAN, STD
+from curator.scn.backbones import FacenetStandardisation, build_backbone, load_weights
 from curator.scn.model import build_model
 
 
-@pytest.mark.parametrize("name, size", [("compact", 48), ("resnet18", 64), ("inception_resnet_v1", 96)])
+@pytest.mark.parametrize("name, size", [("compact", 48), ("resnet18", 64), ("inception_resnet_v1", 96),
+                                        ("mtcnn_onet", 48)])
 def test_backbones__map_images_to_feature_vectors(name, size):
     net, dim = build_backbone(name, pretrained=False)
     net.eval()
@@ -19,7 +23,7 @@ def test_backbones__map_images_to_feature_vectors(name, size):
 
 
 def test_build_backbone__unknown_name_lists_the_choices():
-    with pytest.raises(CuratorError, match="resnet18, inception_resnet_v1, compact"):
+    with pytest.raises(CuratorError, match="resnet18, inception_resnet_v1, mtcnn_onet, compact"):
         build_backbone("vgg", pretrained=False)
 
 
@@ -77,3 +81,29 @@ def test_pretrained_offline__clear_error_with_the_fix(name, tmp_path, monkeypatc
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no cached weights
     with pytest.raises(WeightsError, match="--weights PATH .* --no-pretrained"):
         build_backbone(name, pretrained=True)
+
+
+def test_mtcnn_onet__face_weights_ship_with_facenet_pytorch(tmp_path, monkeypatch):
+    import facenet_pytorch
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # nothing cached, nothing to download
+    net, _ = build_backbone("mtcnn_onet", pretrained=True)
+    shipped = torch.load(Path(facenet_pytorch.__file__).parent / "data" / "onet.pt")
+    ours = net.net.state_dict()
+    heads = [k for k in shipped if k.startswith("dense6")]  # face / box / landmark heads: dropped
+    assert len(heads) == 6 and set(ours) == set(shipped) - set(heads)
+    assert all(torch.equal(ours[k], shipped[k]) for k in ours)
+    random, _ = build_backbone("mtcnn_onet", pretrained=False)
+    assert not torch.equal(random.net.conv1.weight, shipped["conv1.weight"])
+
+
+def test_mtcnn_onet__other_image_sizes_name_the_option():
+    with pytest.raises(CuratorError, match="mtcnn_onet takes 48 x 48 faces; pass --image-size 48"):
+        build_model(TrainConfig(backbone="mtcnn_onet", image_size=64), 7)
+
+
+def test_facenet_standardisation__imagenet_normalised_pixels_become_255x_minus_127_5_over_128():
+    pixels = torch.tensor([0.0, 0.5, 1.0]).view(1, 1, 1, 3).expand(1, 3, 1, 3)
+    normalised = (pixels - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+    expected = torch.tensor([-127.5, 0.0, 127.5]).div(128).view(1, 1, 1, 3).expand(1, 3, 1, 3)
+    assert torch.allclose(FacenetStandardisation()(normalised), expected, atol=1e-5)

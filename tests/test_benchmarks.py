@@ -82,6 +82,15 @@ def test_detect__rescore_reuses_the_cached_runs(smoke_out, capsys):
     pd.testing.assert_frame_equal(before[columns], after[columns])
 
 
+def test_detect__budget_starts_from_scratch_unless_pretrained_is_asked(tmp_path):
+    data = tmp_path / "train.csv"
+    scratch = detect.budget_from(detect.parse_args(["digits"])).config(data, method="scn", seed=0)
+    onet = detect.budget_from(detect.parse_args(["digits", "--backbone", "mtcnn_onet", "--pretrained",
+                                                 "--image-size", "48"])).config(data, method="ce", seed=0)
+    assert not scratch.pretrained
+    assert (onet.backbone, onet.pretrained, onet.image_size) == ("mtcnn_onet", True, 48)
+
+
 def test_detect__rescore_without_trained_runs_says_how_to_train(tmp_path):
     with pytest.raises(SystemExit, match="run once without --rescore"):
         detect.main([*SMOKE, "--out", str(tmp_path), "--rescore"])

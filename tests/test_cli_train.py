@@ -76,6 +76,17 @@ def test_train__skip_bad_lists_the_skipped_image_in_the_run(tmp_path):
     assert len(runlog.read_manifest(run).table) == len(labels)
 
 
+def test_train__mtcnn_onet_starts_from_its_face_weights_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # nothing cached, nothing to fetch
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(SAMPLE_DATA), "--out", str(run), "--backbone",
+                                 "mtcnn_onet", "--image-size", "48", "--epochs", "1", "--lr", "0.01",
+                                 "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "mtcnn_onet with its published pretrained weights" in result.output
+    assert runlog.completed_epochs(run) == [1]
+
+
 def test_train__bad_option_value_names_the_option(tmp_path):
     result = runner.invoke(app, ["train", str(SAMPLE_DATA), "--out", str(tmp_path / "run"),
                                  "--relabel-scope", "everything"])

@@ -1,8 +1,13 @@
-"""Feature extractors by name: `resnet18`, `inception_resnet_v1`, `compact` (a small CPU-friendly CNN).
+"""Feature extractors by name: `resnet18`, `inception_resnet_v1`, `mtcnn_onet`, `compact` (a small
+CPU-friendly CNN).
 
 Each constructor returns a module mapping (N, 3, H, W) images to (N, D) pooled features, and D.
 Weights: `pretrained=True` fetches the published weights (ImageNet for resnet18, VGGFace2 for
-inception_resnet_v1) and fails with a clear WeightsError offline; `load_weights` reads a local
+inception_resnet_v1) and fails with a clear WeightsError offline; `mtcnn_onet` is the output
+network of facenet-pytorch's MTCNN face detector, whose face-trained weights ship inside the
+package, so it is the face-pretrained backbone that works offline (48 x 48 input only). Images
+arrive normalised with ImageNet statistics; the facenet-pytorch networks re-standardise them to
+the (x - 127.5) / 128 their weights were trained on; `load_weights` reads a local
 state dict (incl. the SCN authors' MS-Celeb-1M ResNet-18 layout) and *counts* what really loaded —
 the authors' loader reported success while loading nothing.
 """
@@ -30,6 +35,20 @@ def _resnet18(pretrained: bool) -> tuple[nn.Module, int]:
     return model, 512
 
 
+class FacenetStandardisation(nn.Module):
+    """ImageNet-normalised pixels -> facenet-pytorch's fixed standardisation (255 x - 127.5) / 128."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from curator.data.dataset import MEAN, STD
+
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x * self.std + self.mean) * 255.0 - 127.5) / 128.0
+
+
 class InceptionResnetFeatures(nn.Module):
     """facenet-pytorch's InceptionResnetV1 up to its last batch norm (no L2 normalisation)."""
 
@@ -39,10 +58,12 @@ class InceptionResnetFeatures(nn.Module):
 
         net = _download(lambda: InceptionResnetV1(pretrained="vggface2" if pretrained else None),
                         "inception_resnet_v1 (VGGFace2)")
+        self.standardise = FacenetStandardisation()
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = self.net
+        x = self.standardise(x)
         for layer in (n.conv2d_1a, n.conv2d_2a, n.conv2d_2b, n.maxpool_3a, n.conv2d_3b, n.conv2d_4a,
                       n.conv2d_4b, n.repeat_1, n.mixed_6a, n.repeat_2, n.mixed_7a, n.repeat_3,
                       n.block8, n.avgpool_1a, n.dropout):
@@ -52,6 +73,33 @@ class InceptionResnetFeatures(nn.Module):
 
 def _inception_resnet_v1(pretrained: bool) -> tuple[nn.Module, int]:
     return InceptionResnetFeatures(pretrained), 512
+
+
+class OnetFeatures(nn.Module):
+    """MTCNN's output network (facenet-pytorch `ONet`) up to its 256-unit dense layer."""
+
+    def __init__(self, pretrained: bool) -> None:
+        super().__init__()
+        from facenet_pytorch.models.mtcnn import ONet
+
+        self.standardise = FacenetStandardisation()
+        self.net = ONet(pretrained=pretrained)  # the weights are package data: no download
+        for head in ("dense6_1", "softmax6_1", "dense6_2", "dense6_3"):  # face / box / landmarks
+            delattr(self.net, head)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.net
+        x = self.standardise(x)
+        for conv, act, pool in ((n.conv1, n.prelu1, n.pool1), (n.conv2, n.prelu2, n.pool2),
+                                (n.conv3, n.prelu3, n.pool3), (n.conv4, n.prelu4, None)):
+            x = act(conv(x))
+            x = pool(x) if pool is not None else x
+        # ONet was converted from Caffe: its dense layer reads the feature map transposed
+        return n.prelu5(n.dense5(x.permute(0, 3, 2, 1).flatten(1)))
+
+
+def _mtcnn_onet(pretrained: bool) -> tuple[nn.Module, int]:
+    return OnetFeatures(pretrained), 256
 
 
 def _compact(pretrained: bool) -> tuple[nn.Module, int]:
@@ -72,8 +120,21 @@ def _compact(pretrained: bool) -> tuple[nn.Module, int]:
 BACKBONES: dict[str, Callable[[bool], tuple[nn.Module, int]]] = {
     "resnet18": _resnet18,
     "inception_resnet_v1": _inception_resnet_v1,
+    "mtcnn_onet": _mtcnn_onet,
     "compact": _compact,
 }
+
+
+# Backbones whose dense layers fix the input size: name -> side in pixels.
+FIXED_SIZES = {"mtcnn_onet": 48}
+
+
+def check_image_size(name: str, image_size: int) -> None:
+    """A clear error when `name` takes only one image size and `image_size` is another."""
+    side = FIXED_SIZES.get(name)
+    if side is not None and image_size != side:
+        raise CuratorError(f"--backbone {name} takes {side} x {side} faces; pass --image-size {side} "
+                           f"(got {image_size})")
 
 
 def build_backbone(name: str, *, pretrained: bool) -> tuple[nn.Module, int]:

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from curator.config import TrainConfig
-from curator.scn.backbones import build_backbone, load_weights
+from curator.scn.backbones import build_backbone, check_image_size, load_weights
 
 
 class SCN(nn.Module):
@@ -36,6 +36,7 @@ class SCN(nn.Module):
 
 def build_model(config: TrainConfig, num_classes: int) -> tuple[SCN, str]:
     """The model a config describes, and a one-line note on which weights it starts from."""
+    check_image_size(config.backbone, config.image_size)
     backbone, dim = build_backbone(config.backbone, pretrained=config.pretrained and not config.weights)
     if config.weights:
         loaded, total = load_weights(backbone, config.weights)
