@@ -43,14 +43,15 @@ def bound_row(run_dir: Path, max_clean_share: float) -> str:
     known = truth >= 0
     probs, given, truth = probs[:, known], given[known], truth[known]
     epochs, wrong = len(probs), given != truth
-    cells = []
-    for window in (slice(max(epochs - PROPOSAL_WINDOW, 0), epochs), slice(0, epochs),
-                   slice(0, max(epochs // 2, 1))):
-        best, lead = candidates(probs[window].mean(axis=0), given)
-        share, changed = metrics.best_correction(given, best, lead, truth,
+    windows = {"last": slice(max(epochs - PROPOSAL_WINDOW, 0), epochs), "all": slice(0, epochs),
+               "first half": slice(0, max(epochs // 2, 1))}
+    cells, best_of = [], {}
+    for name, window in windows.items():
+        best_of[name], lead = candidates(probs[window].mean(axis=0), given)
+        share, changed = metrics.best_correction(given, best_of[name], lead, truth,
                                                  max_clean_share=max_clean_share)
         cells.append(f"{share:.2f} ({changed})")
-    ceiling = (candidates(probs.mean(axis=0), given)[0] == truth)[wrong].mean()
+    ceiling = (best_of["all"] == truth)[wrong].mean()
     scores = sample_scores(run_dir)
     scores = scores[scores["split"] == "train"]
     proposed = scores["proposed_label"].cat.codes.to_numpy(np.int64)[known]

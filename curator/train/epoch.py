@@ -145,15 +145,13 @@ def train_epoch(learner: Learner, loader, labels: np.ndarray, config: TrainConfi
             alpha, logits = learner.network(images)
         alpha, logits = alpha.float(), logits.float()
         if config.method == "scn":
-            high = losses.split_groups(alpha, config.beta)
             loss, wce, rr = losses.scn_loss(logits, alpha, targets, beta=config.beta,
                                             margin=learner.margin(), gamma=config.gamma)
         else:
-            high = torch.ones_like(alpha, dtype=torch.bool)
             loss = wce = nn.functional.cross_entropy(logits, targets)
             rr = torch.zeros((), device=device)
         learner.step(loss)
-        steps.append(_Step(index.numpy(), alpha.detach(), high, logits.detach(), targets,
+        steps.append(_Step(index.numpy(), alpha.detach(), logits.detach(), targets,
                            torch.stack([loss, wce, rr]).detach()))
         advance()
     return _collect(steps, labels, learner.model.fc.out_features, config)
@@ -182,12 +180,11 @@ def _proposals(logits: Tensor, alpha: Tensor, targets: Tensor, high: Tensor,
 
 @dataclass
 class _Step:
-    """One training step's outputs, still on the device: positions (numpy), alpha, high-group
-    mask, logits, targets and the losses (total, wce, rr)."""
+    """One training step's outputs, still on the device: positions (numpy), alpha, logits,
+    targets and the losses (total, wce, rr)."""
 
     index: np.ndarray
     alpha: Tensor
-    high: Tensor
     logits: Tensor
     targets: Tensor
     losses: Tensor
@@ -201,7 +198,9 @@ def _collect(steps: list[_Step], labels: np.ndarray, num_classes: int,
     if not steps:
         return records, stats
     alpha = torch.cat([s.alpha for s in steps])
-    high = torch.cat([s.high for s in steps])
+    # the groups are per batch, as the RR loss split them (the same stable sort of the same alpha)
+    high = (torch.cat([losses.split_groups(s.alpha, config.beta) for s in steps])
+            if config.method == "scn" else torch.ones_like(alpha, dtype=torch.bool))
     logits = torch.cat([s.logits for s in steps])
     targets = torch.cat([s.targets for s in steps])
     probs = torch.softmax(logits, dim=1)
