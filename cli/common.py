@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from curator.errors import CuratorError
 
@@ -19,5 +20,6 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except CuratorError as error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        # escaped: a path such as labels[v2].csv is not rich markup
+        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None

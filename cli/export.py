@@ -45,4 +45,4 @@ def export(
     if policy == "accept-proposals":
         console.print(f"expected net gain of the proposals taken: {expected_net_gain(table):+.1f} "
                       "right labels")
-    console.print(f"wrote {len(table)} samples to {out}")
+    console.print(f"wrote {len(table)} samples to {out}", markup=False)

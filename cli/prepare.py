@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from curator_cli.common import user_errors
@@ -37,7 +38,7 @@ def prepare(
     with user_errors():
         imported = import_data(data, format=data_format, label_column=label_column, skip_bad=skip_bad)
         if imported.summary():
-            console.print(imported.summary(), highlight=False, soft_wrap=True)
+            console.print(imported.summary(), highlight=False, markup=False, soft_wrap=True)
         columns = (TextColumn("detecting faces"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True,
@@ -50,9 +51,9 @@ def prepare(
                   highlight=False)
     if result.no_face:
         console.print(f"[yellow]{result.no_face} image(s) with no face found[/], listed in "
-                      f"{out / NO_FACE}", highlight=False, soft_wrap=True)
+                      f"{escape(str(out / NO_FACE))}", highlight=False, soft_wrap=True)
     if result.bad:
         console.print(f"[yellow]{result.bad} unreadable image(s) skipped[/], listed in "
-                      f"{out / BAD_IMAGES}", highlight=False, soft_wrap=True)
-    console.print(f"next: curator train {result.labels_csv} --out RUN_DIR", highlight=False,
+                      f"{escape(str(out / BAD_IMAGES))}", highlight=False, soft_wrap=True)
+    console.print(f"next: curator train {result.labels_csv} --out RUN_DIR", highlight=False, markup=False,
                   soft_wrap=True)

@@ -31,4 +31,4 @@ def report(
                                 ("flipped", "suspicion_auroc", "proposal_precision",
                                  "proposal_recall", "clean_labels_changed", "net_gain")))
     console.print(f"{numbers['proposals']} proposals on {numbers['training_samples']} training "
-                  f"samples; report written to {out / PAGE}")
+                  f"samples; report written to {out / PAGE}", markup=False)

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from curator_cli.common import user_errors
@@ -37,13 +38,13 @@ def review(
         if not launch:
             return
         session = library.launch(loaded, address=address, port=port)
-        console.print(f"Review in your browser: [bold]{library.app_url(loaded, address, port)}[/]"
-                      "  (Ctrl-C to stop)")
+        url = escape(library.app_url(loaded, address, port))
+        console.print(f"Review in your browser: [bold]{url}[/]  (Ctrl-C to stop)")
         library.serve_forever(session)
 
 
 def _print_summary(name: str, counts: dict[str, int]) -> None:
-    table = Table(title=f"FiftyOne dataset {name!r}")
+    table = Table(title=escape(f"FiftyOne dataset {name!r}"))
     for key in counts:
         table.add_column(key, justify="right")
     table.add_row(*(f"{n:,}" for n in counts.values()))

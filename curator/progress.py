@@ -17,7 +17,7 @@ class RichReporter:
         self.task = None
 
     def note(self, text: str) -> None:
-        self.console.print(text, highlight=False)
+        self.console.print(text, highlight=False, markup=False)
 
     def start_epoch(self, epoch: int, epochs: int, batches: int) -> None:
         self.progress = Progress(TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(),
@@ -33,7 +33,7 @@ class RichReporter:
     def end_epoch(self, metrics: dict) -> None:
         if self.progress is not None:
             self.progress.stop()
-        self.console.print(format_epoch(metrics), highlight=False)
+        self.console.print(format_epoch(metrics), highlight=False, markup=False)
         if metrics["collapsed"]:
             self.console.print(
                 f"[yellow]warning:[/] epoch {metrics['epoch']}: importance weights collapsed "

@@ -47,6 +47,20 @@ def test_train__missing_data_is_one_clear_line(tmp_path):
     assert len(result.output.strip().splitlines()) == 1
 
 
+
+def test_train__a_path_with_square_brackets_is_named_in_full(tmp_path):
+    data = tmp_path / "labels[v2].csv"  # brackets are rich markup: the error must not eat them
+    data.write_text("filepath,label\nface[a1].png,happy\n")
+    result = runner.invoke(app, ["train", str(data), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert f"error: {data}: line 2: image {tmp_path / 'face[a1].png'} does not exist" in result.output
+    run = tmp_path / "run[v2]"
+    result = runner.invoke(app, ["train", str(SAMPLE_DATA), "--out", str(run), "--epochs", "1",
+                                 "--backbone", "compact", "--no-pretrained", "--image-size", "32",
+                                 "--device", "cpu"], env={"COLUMNS": "500"})
+    assert result.exit_code == 0, result.output
+    assert f"run written to {run};" in result.output
+
 def test_train__unavailable_weights_fail_before_the_run_is_written(tmp_path):
     run = tmp_path / "run"
     args = ["train", str(SAMPLE_DATA), "--out", str(run), "--backbone", "compact", "--epochs", "1",
@@ -98,3 +112,13 @@ def test_train__resume_without_a_run_says_how_to_start_one(tmp_path):
     result = runner.invoke(app, ["train", "--out", str(tmp_path / "run"), "--resume"])
     assert result.exit_code == 1
     assert "not a curator run directory" in result.output
+
+
+def test_train_help__says_where_each_recipe_default_comes_from():
+    # square brackets in a help text are rich markup and vanish from the printed help
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.replace("│", " ").split())
+    assert "Learning rate (default: from --recipe)." in text
+    assert "RR margin delta_1 (default: 0.15 with --recipe paper, 0.07 with authors-code)." in text
+    assert text.count("(default: from --recipe)") == 9
