@@ -71,7 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--relabel-epoch", type=int, help="default: half the epochs")
     parser.add_argument("--scn-option", action="append", default=[], metavar="NAME=JSON",
-                        help="another TrainConfig option for the SCN runs, e.g. margin_2=0.1")
+                        help="another TrainConfig option for the SCN runs, e.g. margin_2=0.1, "
+                        "or lr=0.04 for SCN's own learning rate")
     parser.add_argument("--folds", type=int, default=5, help="cleanlab's K (K models are trained)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=0)
