@@ -55,5 +55,5 @@ def prepare(
     if result.bad:
         console.print(f"[yellow]{result.bad} unreadable image(s) skipped[/], listed in "
                       f"{escape(str(out / BAD_IMAGES))}", highlight=False, soft_wrap=True)
-    console.print(f"next: curator train {result.labels_csv} --out RUN_DIR", highlight=False, markup=False,
-                  soft_wrap=True)
+    console.print(f"next: curator train {result.labels_csv} --out RUN_DIR", highlight=False,
+                  markup=False, soft_wrap=True)

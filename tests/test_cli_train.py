@@ -47,7 +47,6 @@ def test_train__missing_data_is_one_clear_line(tmp_path):
     assert len(result.output.strip().splitlines()) == 1
 
 
-
 def test_train__a_path_with_square_brackets_is_named_in_full(tmp_path):
     data = tmp_path / "labels[v2].csv"  # brackets are rich markup: the error must not eat them
     data.write_text("filepath,label\nface[a1].png,happy\n")
@@ -60,6 +59,7 @@ def test_train__a_path_with_square_brackets_is_named_in_full(tmp_path):
                                  "--device", "cpu"], env={"COLUMNS": "500"})
     assert result.exit_code == 0, result.output
     assert f"run written to {run};" in result.output
+
 
 def test_train__unavailable_weights_fail_before_the_run_is_written(tmp_path):
     run = tmp_path / "run"
