@@ -1,4 +1,5 @@
-"""What every command shares: turning a CuratorError into one clear line and exit code 1."""
+"""What every command shares: consoles that print text as it is, and a CuratorError turned into
+one clear line and exit code 1."""
 
 from __future__ import annotations
 
@@ -7,11 +8,18 @@ from collections.abc import Iterator
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from curator.errors import CuratorError
 
-console = Console(stderr=True)
+
+def plain_console(**options) -> Console:
+    """A console that prints strings as they are: paths such as labels[v2].csv and class names are
+    never read as rich markup (colour comes from `Text` styles instead)."""
+    return Console(markup=False, **options)
+
+
+console = plain_console(stderr=True)
 
 
 @contextlib.contextmanager
@@ -20,6 +28,6 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except CuratorError as error:
-        # escaped: a path such as labels[v2].csv is not rich markup
-        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("error:", "bold red"), f" {error}"), highlight=False,
+                      soft_wrap=True)
         raise typer.Exit(1) from None

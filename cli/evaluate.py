@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from curator_cli.common import user_errors
+from curator_cli.common import plain_console, user_errors
 
 Opt = typer.Option
 
@@ -48,4 +47,4 @@ def evaluate(
     for name, counts, accuracy in zip(classes, evaluation.confusion, evaluation.per_class_accuracy):
         table.add_row(name, *(str(c) for c in counts), str(counts.sum()),
                       "—" if math.isnan(accuracy) else f"{accuracy:.3f}")
-    Console().print(table)
+    plain_console().print(table)

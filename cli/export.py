@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from curator_cli.common import user_errors
+from curator_cli.common import plain_console, user_errors
 
 Opt = typer.Option
 
@@ -32,7 +31,7 @@ def export(
     with user_errors():
         table = export_labels(source, out, policy=policy, min_confidence=min_confidence,
                               ambiguous=ambiguous, fmt=output_format, copy=copy, force=force, partial=partial)
-    console = Console()
+    console = plain_console()
     changes = label_changes(table)
     summary = Table(title=f"{int(changes['count'].sum())} changed labels")
     for column in ("original", "final", "samples"):
@@ -45,4 +44,4 @@ def export(
     if policy == "accept-proposals":
         console.print(f"expected net gain of the proposals taken: {expected_net_gain(table):+.1f} "
                       "right labels")
-    console.print(f"wrote {len(table)} samples to {out}", markup=False)
+    console.print(f"wrote {len(table)} samples to {out}")

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from curator_cli.common import user_errors
+from curator_cli.common import plain_console, user_errors
 
 Opt = typer.Option
 
@@ -34,11 +33,11 @@ def prepare(
     from curator.data.importers import import_data
     from curator.faces import BAD_IMAGES, NO_FACE, prepare_faces
 
-    console = Console()
+    console = plain_console()
     with user_errors():
         imported = import_data(data, format=data_format, label_column=label_column, skip_bad=skip_bad)
         if imported.summary():
-            console.print(imported.summary(), highlight=False, markup=False, soft_wrap=True)
+            console.print(imported.summary(), highlight=False, soft_wrap=True)
         columns = (TextColumn("detecting faces"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True,
@@ -50,10 +49,10 @@ def prepare(
     console.print(f"{result.cropped} faces cropped, {result.reused} reused from an earlier run",
                   highlight=False)
     if result.no_face:
-        console.print(f"[yellow]{result.no_face} image(s) with no face found[/], listed in "
-                      f"{escape(str(out / NO_FACE))}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble((f"{result.no_face} image(s) with no face found", "yellow"),
+                                    f", listed in {out / NO_FACE}"), highlight=False, soft_wrap=True)
     if result.bad:
-        console.print(f"[yellow]{result.bad} unreadable image(s) skipped[/], listed in "
-                      f"{escape(str(out / BAD_IMAGES))}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble((f"{result.bad} unreadable image(s) skipped", "yellow"),
+                                    f", listed in {out / BAD_IMAGES}"), highlight=False, soft_wrap=True)
     console.print(f"next: curator train {result.labels_csv} --out RUN_DIR", highlight=False,
-                  markup=False, soft_wrap=True)
+                  soft_wrap=True)

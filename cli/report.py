@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from curator_cli.common import user_errors
+from curator_cli.common import plain_console, user_errors
 
 Opt = typer.Option
 
@@ -24,11 +23,11 @@ def report(
 
     with user_errors():
         numbers = build_report(run_dir, out, force=force)
-    console = Console()
+    console = plain_console()
     truth = numbers["truth"]
     if truth:
         console.print(", ".join(f"{key.replace('_', ' ')} {format_number(truth[key])}" for key in
                                 ("flipped", "suspicion_auroc", "proposal_precision",
                                  "proposal_recall", "clean_labels_changed", "net_gain")))
     console.print(f"{numbers['proposals']} proposals on {numbers['training_samples']} training "
-                  f"samples; report written to {out / PAGE}", markup=False)
+                  f"samples; report written to {out / PAGE}")

@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from curator_cli.common import user_errors
+from curator_cli.common import plain_console, user_errors
 
-console = Console()
+console = plain_console()
 
 
 def review(
@@ -38,13 +37,13 @@ def review(
         if not launch:
             return
         session = library.launch(loaded, address=address, port=port)
-        url = escape(library.app_url(loaded, address, port))
-        console.print(f"Review in your browser: [bold]{url}[/]  (Ctrl-C to stop)")
+        console.print(Text.assemble("Review in your browser: ",
+                                    (library.app_url(loaded, address, port), "bold"), "  (Ctrl-C to stop)"))
         library.serve_forever(session)
 
 
 def _print_summary(name: str, counts: dict[str, int]) -> None:
-    table = Table(title=escape(f"FiftyOne dataset {name!r}"))
+    table = Table(title=f"FiftyOne dataset {name!r}")
     for key in counts:
         table.add_column(key, justify="right")
     table.add_row(*(f"{n:,}" for n in counts.values()))

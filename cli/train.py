@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from curator_cli.common import user_errors
+from curator_cli.common import plain_console, user_errors
 
 Opt = typer.Option
 # CLI parameter -> TrainConfig field, where the names differ.
@@ -91,7 +91,7 @@ def train(
         if nproc != 1:  # process 0 of the launched ones reports
             launch(nproc, ["-m", "curator_cli.main", "train", *_given_arguments(ctx)], out)
             return
-        reporter = RichReporter()
+        reporter = RichReporter(plain_console())
         if resume:
             run_dir = resume_training(out, config, reporter=reporter)
         else:

@@ -6,18 +6,20 @@ import math
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 
 class RichReporter:
-    """The trainer's Reporter for a terminal."""
+    """The trainer's Reporter for a terminal, printing through `console` (the CLI's, which prints
+    strings as they are: no rich markup)."""
 
-    def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console()
+    def __init__(self, console: Console) -> None:
+        self.console = console
         self.progress: Progress | None = None
         self.task = None
 
     def note(self, text: str) -> None:
-        self.console.print(text, highlight=False, markup=False)
+        self.console.print(text, highlight=False)
 
     def start_epoch(self, epoch: int, epochs: int, batches: int) -> None:
         self.progress = Progress(TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(),
@@ -33,12 +35,13 @@ class RichReporter:
     def end_epoch(self, metrics: dict) -> None:
         if self.progress is not None:
             self.progress.stop()
-        self.console.print(format_epoch(metrics), highlight=False, markup=False)
+        self.console.print(format_epoch(metrics), highlight=False)
         if metrics["collapsed"]:
-            self.console.print(
-                f"[yellow]warning:[/] epoch {metrics['epoch']}: importance weights collapsed "
+            self.console.print(Text.assemble(
+                ("warning:", "yellow"),
+                f" epoch {metrics['epoch']}: importance weights collapsed "
                 f"(10-90% spread {metrics['weight_p90'] - metrics['weight_p10']:.3f}); the RR loss "
-                "no longer separates samples. Try a larger --margin-1 or lower --lr.")
+                "no longer separates samples. Try a larger --margin-1 or lower --lr."))
 
 
 def format_epoch(m: dict) -> str:
