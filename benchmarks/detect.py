@@ -40,10 +40,10 @@ import pandas as pd
 import torch
 
 from curator import runlog, scores
-from curator.errors import CuratorError
+from curator.errors import CuratorError, TrainingError
 from detect_data import DIGITS, load_base, load_vote_entropy, make_replicate
 from detect_methods import METHODS, Budget, Runs, detect
-from detect_report import goal_check, markdown, result_row, summarise
+from detect_report import failed_row, goal_check, markdown, result_row, summarise
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -120,8 +120,13 @@ def run(args: argparse.Namespace, out: Path) -> pd.DataFrame:
             replicate = make_replicate(base, out / "data", noise=noise, seed=seed,
                                        test_share=args.test_share)
             for method in args.methods:
-                rows.append(result_row(detect(method, replicate, budget, runs), replicate,
-                                       base.name, entropy))
+                try:
+                    detection = detect(method, replicate, budget, runs)
+                except TrainingError as error:  # a run that cannot learn counts, as a failure
+                    print(f"  {method} failed: {error}")
+                    rows.append(failed_row(method, replicate, base.name))
+                    continue
+                rows.append(result_row(detection, replicate, base.name, entropy))
     results = pd.DataFrame(rows)
     runlog.atomic_write(out / "results.csv", lambda tmp: results.to_csv(tmp, index=False))
     return results

@@ -16,7 +16,8 @@ Every method yields a `Detection` over the training samples of one replicate: a 
   tells how much of curator's result comes from SCN training and how much from the scoring.
 
 Runs are cached in `runs_dir` under a name holding a hash of their full TrainConfig, so changing
-`curator/scores.py` and scoring again never retrains. The trap: cleanlab's K models cost about
+`curator/scores.py` and scoring again never retrains; a training that stopped with a
+`TrainingError` is cached as failed and fails again. The trap: cleanlab's K models cost about
 K-1 times the others' training, so its wall time is reported, not folded into the budget.
 """
 
@@ -35,8 +36,8 @@ from torch.utils.data import DataLoader
 from curator import runlog
 from curator.config import TrainConfig
 from curator.data.dataset import ImageDataset, make_transform
-from curator.errors import RunError
-from curator.scores import best_other_class, sample_scores, suspicion_score
+from curator.errors import RunError, TrainingError
+from curator.scores import best_other_class, sample_scores
 from curator.train.checkpoint import load_model
 from curator.train import epoch
 from curator.train.run import resume, train
@@ -109,20 +110,27 @@ class Runs:
         run_dir = self.runs_dir / f"{label}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
         timing = run_dir.parent / f"{run_dir.name}.json"
         if timing.exists():
-            return run_dir, json.loads(timing.read_text())["train_seconds"]
+            done = json.loads(timing.read_text())
+            if "failed" in done:  # a training that stopped for good fails again without retraining
+                raise TrainingError(done["failed"])
+            return run_dir, done["train_seconds"]
         if not self.train_allowed:
             raise RunError(f"--rescore: no finished run {run_dir}; run once without --rescore to "
                            "train it (same data, budget and seeds)")
         started = time.perf_counter()
         earlier = 0.0
-        if (run_dir / runlog.CONFIG).exists():
-            self.say(f"resuming {run_dir.name}")
-            metrics = runlog.read_metrics(run_dir)
-            earlier = float(metrics["seconds"].sum()) if len(metrics) else 0.0
-            resume(run_dir)
-        else:
-            self.say(f"training {run_dir.name}")
-            train(config, run_dir)
+        try:
+            if (run_dir / runlog.CONFIG).exists():
+                self.say(f"resuming {run_dir.name}")
+                metrics = runlog.read_metrics(run_dir)
+                earlier = float(metrics["seconds"].sum()) if len(metrics) else 0.0
+                resume(run_dir)
+            else:
+                self.say(f"training {run_dir.name}")
+                train(config, run_dir)
+        except TrainingError as error:
+            runlog.atomic_write_text(timing, json.dumps({"failed": str(error)}) + "\n")
+            raise
         seconds = earlier + time.perf_counter() - started
         runlog.atomic_write_text(timing, json.dumps({"train_seconds": seconds}) + "\n")
         self.say(f"  {run_dir.name}: {seconds:.0f} s")
@@ -199,7 +207,10 @@ def training_records(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def _scored_by_margin(run_dir: Path) -> tuple[np.ndarray, ...]:
     probs, given, truth = training_records(run_dir)
-    margin = 1.0 - 2.0 * suspicion_score(probs, given)  # curator's suspicion is the AUM margin
+    rows = np.arange(len(given))
+    others = probs.copy()
+    others[:, rows, given] = -np.inf
+    margin = (probs[:, rows, given] - others.max(axis=2)).mean(axis=0)  # the Area Under the Margin
     k = int(((given != truth) & (truth >= 0)).sum())
     recent = best_other_class(probs[-5:].mean(axis=0), given)
     top = np.argsort(margin, kind="stable")[:k]

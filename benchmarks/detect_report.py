@@ -4,7 +4,9 @@ over seeds as a markdown table, and the issue's goal check for curator.
 All maths comes from `curator.metrics`. Positive = the given label is wrong (given != truth);
 samples whose truth is unknown are left out. A "flagged" sample is one the method reports as
 wrong; "corrected" is the share of wrong labels whose proposal is the truth; "clean changed"
-counts right labels that a proposal would change.
+counts right labels that a proposal would change. A method whose training stopped with a
+`TrainingError` (SCN's weights vanished) gets a `failed` row with no metrics: the means are over
+the runs that finished, and a failed curator run fails the goal.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def result_row(detection: Detection, replicate: Replicate, data_name: str,
     gain = metrics.net_gain(given, final, truth)
     return {
         "data": data_name, "method": detection.method, "noise_level": replicate.noise_level,
-        "seed": replicate.seed, "train_samples": int(known.sum()), "wrong_labels": int(wrong.sum()),
+        "seed": replicate.seed, "failed": False, "train_samples": int(known.sum()),
+        "wrong_labels": int(wrong.sum()),
         "noise_rate": float(wrong.mean()),
         "auroc": metrics.auroc(suspicion, wrong),
         "precision_at_k": (metrics.precision_at_k(suspicion, wrong, int(wrong.sum()))
@@ -68,6 +71,12 @@ def result_row(detection: Detection, replicate: Replicate, data_name: str,
         "score_seconds": detection.score_seconds,
         "wall_seconds": detection.train_seconds + detection.score_seconds,
     }
+
+
+def failed_row(method: str, replicate: Replicate, data_name: str) -> dict:
+    """The CSV row of a method whose training failed on `replicate`: no metrics."""
+    return {"data": data_name, "method": method, "noise_level": replicate.noise_level,
+            "seed": replicate.seed, "failed": True, **{name: np.nan for name in METRICS}}
 
 
 def _confidence_ece(detection: Detection, known: np.ndarray) -> float:
@@ -97,7 +106,8 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over seeds per noise level and method (columns `<metric>_mean`, `_std`)."""
     grouped = results.groupby(["noise_level", "method"], sort=False)[list(METRICS)]
     summary = grouped.mean().add_suffix("_mean").join(grouped.std().add_suffix("_std"))
-    return summary.join(grouped.size().rename("seeds")).reset_index()
+    failed = results.groupby(["noise_level", "method"], sort=False)["failed"].sum()
+    return summary.join(grouped.size().rename("seeds")).join(failed.astype(int)).reset_index()
 
 
 def markdown(summary: pd.DataFrame) -> str:
@@ -129,7 +139,7 @@ def _detection_table(summary: pd.DataFrame) -> str:
         cells.append(f"{row['clean_changed_mean']:.1f} ({row['clean_changed_share_mean']:.1%})")
         cells.append(_mean_std(row, "test_accuracy"))
         cells.append(f"{row['wall_seconds_mean']:.0f}")
-        cells.append(str(row["seeds"]))
+        cells.append(str(row["seeds"]) + (f" ({row['failed']} failed)" if row["failed"] else ""))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -145,6 +155,9 @@ def goal_check(summary: pd.DataFrame) -> list[str]:
         ours = by_method.loc["curator"]
         baselines = [b for b in BASELINES if b in by_method.index]
         missed, facts = [], []
+        if ours["failed"]:
+            missed.append("training failed")
+            facts.append(f"training failed in {ours['failed']:.0f} of {ours['seeds']:.0f} seeds")
         for name in RANKING_GOALS:
             theirs = {b: by_method.loc[b, f"{name}_mean"] for b in baselines}
             if not all(ours[f"{name}_mean"] > value for value in theirs.values()):

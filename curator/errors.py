@@ -19,3 +19,7 @@ class WeightsError(CuratorError):
 
 class ReviewError(CuratorError):
     """A FiftyOne dataset or App problem during review."""
+
+
+class TrainingError(CuratorError):
+    """Training that cannot usefully go on (e.g. SCN's importance weights vanished)."""

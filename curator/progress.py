@@ -36,7 +36,7 @@ class RichReporter:
         if self.progress is not None:
             self.progress.stop()
         self.console.print(format_epoch(metrics), highlight=False)
-        if metrics["collapsed"]:
+        if metrics["collapsed"] and not metrics["weights_vanished"]:  # vanished: an error follows
             self.console.print(Text.assemble(
                 ("warning:", "yellow"),
                 f" epoch {metrics['epoch']}: importance weights collapsed "

@@ -5,7 +5,8 @@ RUN_DIR/
   config.json               every TrainConfig option (see curator.config)
   run.json                  classes, state (training|finished), epochs done, curator version
   manifest.parquet          the Manifest table (sample_id, filepath, label, split[, truth, votes])
-  metrics.csv               one row per epoch (loss, accuracy, relabels, weight spread, ...)
+  metrics.csv               one row per epoch (loss, accuracy, relabels, weight spread, ...,
+                            collapsed, weights_vanished: see curator.train.summary)
   records/epoch_0001.parquet  one row per training sample for epoch 1, and so on
   records/holdout_0001.parquet  one row per held-out sample (split `holdout`, validation) for epoch 1, ...
   checkpoints/last.pt       model, optimiser, scheduler and label table after the last epoch

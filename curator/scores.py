@@ -7,13 +7,16 @@ probability that `proposed_label` is right. Training samples are scored from the
 predictions, so no extra inference pass is needed. Validation rows are predicted too and only
 calibrate. Evidence: docs/BENCHMARKS.md.
 
-- `suspicion` = (1 - margin) / 2, in [0, 1], where margin is the mean over all epochs of the
-  probability of the given label minus the highest probability of another class: the Area Under
-  the Margin of Pleiss et al. (2020) on probabilities. Averaging over the whole run catches
-  labels the network only memorises late; it ranked synthetic flips far better than SCN's final
-  weight, and the margin ranked better than the given label's probability alone on 8 of 9
-  replicates (digits, FERPlus-dev). Held-out samples' values are mapped onto the training
-  samples' distribution by quantile, so one ranking holds both.
+- `suspicion` = the mean over all epochs of (2 (1 - p(given)) + max p(other class)) / 3, in
+  [0, 1]: the given label's missing probability and the best other class's probability, two to
+  one. It ranks samples like the average of the two statistics that find memorised wrong labels
+  (Pleiss et al. 2020): the given label's mean probability and its Area Under the Margin. Averaging
+  over the whole run catches labels the network only memorises late: it ranked synthetic flips
+  far better than SCN's final weight. Of the two, the given label's probability ranked flips on
+  real faces better and the margin everything else; this score ranks at least as well as the
+  margin on the faces and within 0.005 AUROC of it elsewhere (docs/BENCHMARKS.md, "Which
+  suspicion statistic"). Held-out samples' values are mapped onto the training samples'
+  distribution by quantile, so one ranking holds both.
 - `ambiguity` = the mean of two percentile ranks within the sample's part: SCN's weight history
   (mean over epochs of 1 - the weight's percentile within its epoch: the attention weight
   measures how uncertain a face is, not whether its label is wrong) and the entropy of the mean
@@ -119,15 +122,15 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
 
 
 def suspicion_score(probs: np.ndarray, given: np.ndarray) -> np.ndarray:
-    """(1 - margin) / 2, margin = mean over epochs of p(given) - max p(other class);
-    probs is (epochs, samples, classes)."""
+    """Mean over epochs of (2 (1 - p(given)) + max p(other class)) / 3; probs is
+    (epochs, samples, classes)."""
     rows = np.arange(probs.shape[1])
     total = np.zeros(probs.shape[1])
     for epoch in probs:  # one epoch at a time: a copy of all epochs is 3x slower at 100,000 samples
         others = epoch.copy()
         others[rows, given] = -np.inf
-        total += epoch[rows, given] - others.max(axis=1)
-    return (1.0 - total / len(probs)) / 2.0
+        total += 2.0 * (1.0 - epoch[rows, given]) + others.max(axis=1)
+    return total / (3.0 * len(probs))
 
 
 def low_weight_score(weights: np.ndarray) -> np.ndarray:

@@ -13,12 +13,14 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))  # the benchmarks are scripts that import their siblings
 
 import correction_bound  # noqa: E402
+import detect_methods  # noqa: E402
 import data_throughput  # noqa: E402
 import detect_report  # noqa: E402
 import detect  # noqa: E402
 import run_size  # noqa: E402
 import step_time  # noqa: E402
 from detect_data import load_base, make_replicate  # noqa: E402
+from curator.errors import TrainingError  # noqa: E402
 
 CLASSES = ("happy", "sad", "angry")
 SMOKE = ["digits", "--limit", "60", "--noise", "0.3", "--seeds", "0", "--epochs", "1",
@@ -190,7 +192,7 @@ def test_correction_bound__one_row_per_run_with_shares_in_range(tmp_path, capsys
 
 def _summary_row(method: str, auroc: float) -> dict:
     return {"noise_level": 0.2, "method": method, "auroc_mean": auroc, "precision_at_k_mean": auroc,
-            "corrected_mean": 0.6, "clean_changed_share_mean": 0.01}
+            "corrected_mean": 0.6, "clean_changed_share_mean": 0.01, "seeds": 3, "failed": 0}
 
 
 def test_goal_check__compares_with_each_baseline_and_never_passes_without_one():
@@ -203,3 +205,35 @@ def test_goal_check__compares_with_each_baseline_and_never_passes_without_one():
     alone = beaten[beaten["method"] == "curator"]
     assert detect_report.goal_check(alone)[0].startswith(
         "noise 0.2: goal not checked (no ce or cleanlab run to compare): auroc 0.9000;")
+
+
+def test_goal_check__a_failed_curator_training_fails_the_goal():
+    summary = pd.DataFrame([_summary_row("curator", 0.9), _summary_row("ce", 0.8),
+                            _summary_row("cleanlab", 0.85)])
+    summary.loc[0, "failed"] = 1
+    assert detect_report.goal_check(summary)[0].startswith(
+        "noise 0.2: goal NOT met (training failed): training failed in 1 of 3 seeds;")
+
+
+@pytest.mark.slow
+def test_detect__a_training_error_is_a_failed_row_also_when_rescored(tmp_path, monkeypatch, capsys):
+    real_train = detect_methods.train
+
+    def scn_fails(config, run_dir):
+        if config.method == "scn":
+            raise TrainingError(f"{run_dir}: epoch 1: SCN's importance weights fell to ~0")
+        return real_train(config, run_dir)
+
+    monkeypatch.setattr(detect_methods, "train", scn_fails)
+    detect.main([*SMOKE, "--methods", "curator", "ce", "--out", str(tmp_path)])
+
+    assert "curator failed: " in capsys.readouterr().out
+    results = pd.read_csv(tmp_path / "results.csv").set_index("method")
+    assert results.loc["curator", "failed"] and not results.loc["ce", "failed"]
+    assert np.isnan(results.loc["curator", "auroc"]) and 0 <= results.loc["ce", "auroc"] <= 1
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| 1 (1 failed) |" in summary
+    assert "goal NOT met (training failed" in summary
+    monkeypatch.setattr(detect_methods, "train", real_train)  # the failure is cached, not retried
+    detect.main([*SMOKE, "--methods", "curator", "ce", "--out", str(tmp_path), "--rescore"])
+    assert pd.read_csv(tmp_path / "results.csv").set_index("method").loc["curator", "failed"]

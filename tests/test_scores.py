@@ -44,11 +44,17 @@ def test_fit_isotonic__refuses_mismatched_lengths():
         fit_isotonic(np.array([0.1, 0.2]), np.array([1]))
 
 
-def test_suspicion_score__is_half_of_one_minus_the_mean_margin():
+def test_suspicion_score__weighs_the_missing_given_probability_two_to_one_with_the_best_other():
     probs = np.array([[[0.7, 0.2, 0.1], [0.1, 0.5, 0.4]],    # epoch 1
                       [[0.5, 0.4, 0.1], [0.2, 0.2, 0.6]]])   # epoch 2
-    # sample 0, given 0: margins 0.5, 0.1 -> 0.3; sample 1, given 1: 0.1, -0.4 -> -0.15
-    np.testing.assert_allclose(scores.suspicion_score(probs, np.array([0, 1])), [0.35, 0.575])
+    # sample 0, given 0: (2*0.3 + 0.2)/3, (2*0.5 + 0.4)/3 -> (0.8 + 1.4)/6
+    # sample 1, given 1: (2*0.5 + 0.4)/3, (2*0.8 + 0.6)/3 -> (1.4 + 2.2)/6
+    np.testing.assert_allclose(scores.suspicion_score(probs, np.array([0, 1])), [2.2 / 6, 0.6])
+
+
+def test_suspicion_score__spans_zero_to_one():
+    sure = np.array([[[1.0, 0.0], [0.0, 1.0]]])
+    np.testing.assert_allclose(scores.suspicion_score(sure, np.array([0, 0])), [0.0, 1.0])
 
 
 def test_percentile_rank__ties_share_their_average_rank():

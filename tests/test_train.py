@@ -142,3 +142,4 @@ def test_plain_ce__records_unit_weights_and_no_proposals(tiny_folder, tmp_path):
     run = train(tiny_config(tiny_folder, epochs=1, method="ce"), tmp_path / "run")
     raw = runlog.read_raw_epoch(run, 1)
     assert (raw["weight"] == 1).all() and (raw["proposed_label"] == -1).all()
+    assert not runlog.read_metrics(run)["weights_vanished"].any()

@@ -178,5 +178,9 @@ def _what_is_kept(run_dir: Path, nproc: int) -> str:
         return f"no epoch of {run_dir} was finished"
     if runlog.read_info(run_dir).get("state") == "finished":
         return f"{run_dir} holds a finished run"
+    metrics = runlog.read_metrics(run_dir)
+    if "weights_vanished" in metrics and metrics["weights_vanished"].eq(True).iloc[-1]:
+        return (f"every finished epoch is kept in {run_dir}, but its importance weights vanished: "
+                "resuming cannot help, train a new run as the message above says")
     return (f"every finished epoch is kept in {run_dir}: continue with "
             f"`curator train --out {run_dir} --resume --nproc {nproc}`")

@@ -9,6 +9,8 @@ batch, shared out by EpochBatches; the data order is drawn alike on every proces
 per process (seed + rank * RANK_SEED_STRIDE); after each epoch the per-sample records of every
 process are combined on every process, relabels are applied to each process's copy of the label
 table, and rank 0 alone writes.
+Failure: an epoch whose importance weights vanished (curator.train.summary) is written like any
+other, then stops every process with a TrainingError, raised by rank 0 and passed to the others.
 """
 
 from __future__ import annotations
@@ -25,13 +27,13 @@ from curator import runlog
 from curator.config import TrainConfig
 from curator.data.dataset import EpochBatches, ImageDataset, make_transform
 from curator.data.manifest import Manifest, validation_rows
-from curator.errors import RunError
+from curator.errors import RunError, TrainingError
 from curator.scn.model import build_model
 from curator.train import checkpoint
 from curator.train.distributed import Group, share_buffers
 from curator.train.epoch import (EpochRecords, EpochStats, Learner, Margin, apply_relabels,
                                  predict, train_epoch)
-from curator.train.summary import epoch_metrics
+from curator.train.summary import VANISHED_WEIGHT, epoch_metrics
 
 # Rank r reseeds augmentation and dropout with the single-process seed + r * RANK_SEED_STRIDE.
 RANK_SEED_STRIDE = 1_000_003
@@ -136,9 +138,16 @@ class Trainer:
         self.scheduler.step()
         share_buffers(learner.network)
         held = self._predict_held()
+        # rank 0 writes; the others wait for it, so a TrainingError it raises stops every process
+        self.group.on_main(lambda: self._write_epoch(epoch, records, stats, held, lr=lr,
+                                                     started=started))
+
+    def _write_epoch(self, epoch: int, records: EpochRecords, stats: EpochStats,
+                     held: dict | None, *, lr: float, started: float) -> None:
+        """Rank 0: the epoch's records, metrics, checkpoints and run.json, then its summary line;
+        raises TrainingError, once all of it is written, if the epoch's weights vanished."""
+        learner = self.learner
         val_accuracy = _accuracy(held, self.is_val)
-        if not self.group.is_main:
-            return
         if held is not None:
             runlog.write_holdout(self.run_dir, epoch, held)
         runlog.write_epoch(self.run_dir, epoch, {
@@ -158,6 +167,18 @@ class Trainer:
         checkpoint.save(self.run_dir, "last", self._state(epoch))
         runlog.write_info(self.run_dir, epochs_done=epoch)
         self.reporter.end_epoch(metrics)
+        if metrics["weights_vanished"]:
+            raise TrainingError(self._vanished_message(epoch, metrics["weight_p90"]))
+
+    def _vanished_message(self, epoch: int, p90: float) -> str:
+        """The one line that stops a run whose weights vanished: what it means and the fix."""
+        config = self.config
+        pretrained = "" if config.pretrained or config.weights else (
+            " or from pretrained weights (--pretrained, or --weights PATH)")
+        return (f"{self.run_dir}: epoch {epoch}: SCN's importance weights fell to ~0 for nearly "
+                f"every sample (90th percentile {p90:.4f} < {VANISHED_WEIGHT}): the network no "
+                "longer learns from its labels and its records are noise; train a new run with a "
+                f"lower --lr (this run: {config.lr:g}){pretrained}")
 
     def _combine(self, records: EpochRecords, stats: EpochStats) -> tuple[EpochRecords, EpochStats]:
         """Every process's records and stats of the epoch, on every process."""
