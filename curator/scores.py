@@ -9,10 +9,10 @@ calibrate. Evidence: docs/BENCHMARKS.md.
 
 - `suspicion` = the mean over all epochs of (2 (1 - p(given)) + max p(other class)) / 3, in
   [0, 1]: the given label's missing probability and the best other class's probability, two to
-  one. It ranks samples like the average of the two statistics that find memorised wrong labels
-  (Pleiss et al. 2020): the given label's mean probability and its Area Under the Margin. Averaging
-  over the whole run catches labels the network only memorises late: it ranked synthetic flips
-  far better than SCN's final weight. Of the two, the given label's probability ranked flips on
+  one. It orders samples exactly as the average of the given label's mean probability and its
+  Area Under the Margin (Pleiss et al. 2020) does. Averaging over the whole run catches labels
+  the network only memorises late: it ranked synthetic flips far better than SCN's final
+  weight. Of the two, the given label's probability ranked flips on
   real faces better and the margin everything else; this score ranks at least as well as the
   margin on the faces and within 0.005 AUROC of it elsewhere (docs/BENCHMARKS.md, "Which
   suspicion statistic"). Held-out samples' values are mapped onto the training samples'
