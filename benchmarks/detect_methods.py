@@ -37,7 +37,7 @@ from curator import runlog
 from curator.config import TrainConfig
 from curator.data.dataset import ImageDataset, make_transform
 from curator.errors import RunError, TrainingError
-from curator.scores import best_other_class, sample_scores
+from curator.scores import best_other_class, given_and_best_other, sample_scores
 from curator.train.checkpoint import load_model
 from curator.train import epoch
 from curator.train.run import resume, train
@@ -207,10 +207,8 @@ def training_records(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def _scored_by_margin(run_dir: Path) -> tuple[np.ndarray, ...]:
     probs, given, truth = training_records(run_dir)
-    rows = np.arange(len(given))
-    others = probs.copy()
-    others[:, rows, given] = -np.inf
-    margin = (probs[:, rows, given] - others.max(axis=2)).mean(axis=0)  # the Area Under the Margin
+    given_mean, other_mean = given_and_best_other(probs, given)
+    margin = given_mean - other_mean  # the Area Under the Margin
     k = int(((given != truth) & (truth >= 0)).sum())
     recent = best_other_class(probs[-5:].mean(axis=0), given)
     top = np.argsort(margin, kind="stable")[:k]

@@ -12,10 +12,9 @@ calibrate. Evidence: docs/BENCHMARKS.md.
   one. It orders samples exactly as the average of the given label's mean probability and its
   Area Under the Margin (Pleiss et al. 2020) does. Averaging over the whole run catches labels
   the network only memorises late: it ranked synthetic flips far better than SCN's final
-  weight. Of the two, the given label's probability ranked flips on
-  real faces better and the margin everything else; this score ranks at least as well as the
-  margin on the faces and within 0.005 AUROC of it elsewhere (docs/BENCHMARKS.md, "Which
-  suspicion statistic"). Held-out samples' values are mapped onto the training samples'
+  weight. Of the two, the given label's probability ranked flips on real faces better and the
+  margin everything else; this score ranks at least as well as the margin on the faces and
+  within 0.005 AUROC of it elsewhere (docs/BENCHMARKS.md, "Which suspicion statistic"). Held-out samples' values are mapped onto the training samples'
   distribution by quantile, so one ranking holds both.
 - `ambiguity` = the mean of two percentile ranks within the sample's part: SCN's weight history
   (mean over epochs of 1 - the weight's percentile within its epoch: the attention weight
@@ -124,13 +123,21 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
 def suspicion_score(probs: np.ndarray, given: np.ndarray) -> np.ndarray:
     """Mean over epochs of (2 (1 - p(given)) + max p(other class)) / 3; probs is
     (epochs, samples, classes)."""
+    given_mean, other_mean = given_and_best_other(probs, given)
+    return (2.0 * (1.0 - given_mean) + other_mean) / 3.0
+
+
+def given_and_best_other(probs: np.ndarray, given: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample, the means over epochs of p(given) and of the highest probability of another
+    class; probs is (epochs, samples, classes)."""
     rows = np.arange(probs.shape[1])
-    total = np.zeros(probs.shape[1])
+    given_total, other_total = np.zeros(probs.shape[1]), np.zeros(probs.shape[1])
     for epoch in probs:  # one epoch at a time: a copy of all epochs is 3x slower at 100,000 samples
         others = epoch.copy()
         others[rows, given] = -np.inf
-        total += 2.0 * (1.0 - epoch[rows, given]) + others.max(axis=1)
-    return total / (3.0 * len(probs))
+        given_total += epoch[rows, given]
+        other_total += others.max(axis=1)
+    return given_total / len(probs), other_total / len(probs)
 
 
 def low_weight_score(weights: np.ndarray) -> np.ndarray:
