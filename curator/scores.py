@@ -14,8 +14,13 @@ calibrate. Evidence: docs/BENCHMARKS.md.
   the network only memorises late: it ranked synthetic flips far better than SCN's final
   weight. Of the two, the given label's probability ranked flips on real faces better and the
   margin everything else; this score ranks at least as well as the margin on the faces and
-  within 0.005 AUROC of it elsewhere (docs/BENCHMARKS.md, "Which suspicion statistic"). Held-out samples' values are mapped onto the training samples'
-  distribution by quantile, so one ranking holds both.
+  within 0.005 AUROC of it elsewhere (docs/BENCHMARKS.md, "Which suspicion statistic").
+  p is SCN's prediction as its loss trains it, the softmax of the *weighted* logits
+  (`weighted_softmax`; plain CE runs have weight 1): a low weight flattens it, so the given
+  label counts for less. That ranked wrong labels better than the unweighted softmax in 92 of
+  103 SCN runs (docs/BENCHMARKS.md, "Suspicion from the weighted logits"). Held-out
+  samples' values are mapped onto the training samples' distribution by quantile, so one
+  ranking holds both.
 - `ambiguity` = the mean of two percentile ranks within the sample's part: SCN's weight history
   (mean over epochs of 1 - the weight's percentile within its epoch: the attention weight
   measures how uncertain a face is, not whether its label is wrong) and the entropy of the mean
@@ -58,6 +63,8 @@ AMBIGUOUS_BELOW = 0.5
 AMBIGUOUS_SHARE = 0.2
 # ... unless the calibrated confidence of the best other class reaches this (docs/BENCHMARKS.md).
 CONFIDENT_PROPOSAL = 0.7
+# The smallest positive float16 (subnormal): a recorded probability of 0 is at most this.
+FLOAT16_TINY = np.float32(2.0 ** -24)
 
 
 @dataclass(frozen=True)
@@ -104,15 +111,15 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
         held, q_held = _subset(held, scored), q_held[scored]
 
     train_frame = _score_part(trained, q_trained, calibrate)
-    train_frame["suspicion"] = suspicion_score(trained.probs, trained.given)
+    train_frame["suspicion"] = suspicion_score(trained.probs, trained.weights, trained.given)
     last = raws[-1]
     train_frame["scn_label"] = last["current_label"].to_numpy()
     train_frame["scn_low_epochs"] = (~np.stack([r["high"].to_numpy(bool) for r in raws])).sum(axis=0)
     frames = [train_frame]
     if held is not None and len(held.given):
         held_frame = _score_part(held, q_held, calibrate)
-        held_frame["suspicion"] = match_quantiles(suspicion_score(held.probs, held.given),
-                                                  train_frame["suspicion"].to_numpy())
+        held_frame["suspicion"] = match_quantiles(
+            suspicion_score(held.probs, held.weights, held.given), train_frame["suspicion"].to_numpy())
         held_frame["scn_label"] = held.given
         held_frame["scn_low_epochs"] = 0
         frames.append(held_frame)
@@ -120,24 +127,42 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
     return _named(scored, manifest, calibrated=calibrate is not None)
 
 
-def suspicion_score(probs: np.ndarray, given: np.ndarray) -> np.ndarray:
-    """Mean over epochs of (2 (1 - p(given)) + max p(other class)) / 3; probs is
-    (epochs, samples, classes)."""
-    given_mean, other_mean = given_and_best_other(probs, given)
+def suspicion_score(probs: np.ndarray, weights: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """Mean over epochs of (2 (1 - p(given)) + max p(other class)) / 3, p = the
+    `weighted_softmax` of probs (epochs, samples, classes) and weights (epochs, samples)."""
+    given_mean, other_mean = given_and_best_other(probs, given, weights)
     return (2.0 * (1.0 - given_mean) + other_mean) / 3.0
 
 
-def given_and_best_other(probs: np.ndarray, given: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def given_and_best_other(probs: np.ndarray, given: np.ndarray, weights: np.ndarray | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
     """Per sample, the means over epochs of p(given) and of the highest probability of another
-    class; probs is (epochs, samples, classes)."""
+    class; probs is (epochs, samples, classes), re-weighted by `weighted_softmax` where weights
+    (epochs, samples) are given."""
     rows = np.arange(probs.shape[1])
     given_total, other_total = np.zeros(probs.shape[1]), np.zeros(probs.shape[1])
-    for epoch in probs:  # one epoch at a time: a copy of all epochs is 3x slower at 100,000 samples
-        others = epoch.copy()
+    # one epoch at a time: a copy of all epochs is 3x slower at 100,000 samples
+    for e, epoch in enumerate(probs):
+        others = epoch.copy() if weights is None else weighted_softmax(epoch, weights[e])
+        given_total += others[rows, given]
         others[rows, given] = -np.inf
-        given_total += epoch[rows, given]
         other_total += others.max(axis=1)
     return given_total / len(probs), other_total / len(probs)
+
+
+def weighted_softmax(probs: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """softmax(w z) from p = softmax(z) (N, K) and the weights w (N,): p^w / sum p^w, the
+    probabilities of SCN's weighted logits, as float32. Unit weights (plain CE) return p as
+    recorded; a recorded 0 counts as the smallest float16 value, the records' dtype."""
+    out = probs.astype(np.float32)
+    if np.all(weights == 1):
+        return out
+    np.log(np.maximum(out, FLOAT16_TINY, out=out), out=out)
+    out *= weights[:, None]
+    out -= out.max(axis=1, keepdims=True)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
 
 
 def low_weight_score(weights: np.ndarray) -> np.ndarray:

@@ -84,15 +84,19 @@ def test_report__truth_numbers_match_an_independent_count(run_dir, tmp_path):
     shown = _page_numbers((tmp_path / "report" / "index.html").read_text())
     manifest = runlog.read_manifest(run_dir).table.set_index("sample_id")
     records = _records(run_dir)
-    probs = np.stack([g.sort_values("sample_id")[[f"prob_{k}" for k in range(len(CLASSES))]]
-                      .to_numpy(np.float32) for _, g in records.groupby("epoch")])
+    epochs = [g.sort_values("sample_id") for _, g in records.groupby("epoch")]
+    probs = np.stack([g[[f"prob_{k}" for k in range(len(CLASSES))]].to_numpy(np.float64)
+                      for g in epochs])
+    weights = np.stack([g["weight"].to_numpy(np.float64) for g in epochs])
     given = records[records["epoch"] == 1].sort_values("sample_id")["given_label"].to_numpy()
     truth = manifest["truth"].map(CLASSES.index).to_numpy()[: len(given)]
     flipped = given != truth
     rows = np.arange(len(given))
-    others = probs.copy()
+    weighted = probs ** weights[..., None]  # the softmax of the weighted logits
+    weighted /= weighted.sum(axis=2, keepdims=True)
+    others = weighted.copy()
     others[:, rows, given] = -1.0
-    suspicion = (1 - (probs[:, rows, given] - others.max(axis=2)).mean(axis=0)) / 2
+    suspicion = (2 * (1 - weighted[:, rows, given]) + others.max(axis=2)).mean(axis=0) / 3
     assert shown["truth.flipped"] == str(flipped.sum())
     assert shown["truth.suspicion_auroc"] == f"{roc_auc_score(flipped, suspicion):.3f}"
     proposed = np.array([CLASSES.index(p) if isinstance(p, str) else -1
