@@ -97,10 +97,12 @@ def test_report__truth_numbers_match_an_independent_count(run_dir, tmp_path):
     others = weighted.copy()
     others[:, rows, given] = -1.0
     suspicion = (2 * (1 - weighted[:, rows, given]) + others.max(axis=2)).mean(axis=0) / 3
+    scored = sample_scores(run_dir)
+    np.testing.assert_allclose(scored["suspicion"], suspicion, rtol=1e-4)
     assert shown["truth.flipped"] == str(flipped.sum())
     assert shown["truth.suspicion_auroc"] == f"{roc_auc_score(flipped, suspicion):.3f}"
     proposed = np.array([CLASSES.index(p) if isinstance(p, str) else -1
-                         for p in sample_scores(run_dir)["proposed_label"]])
+                         for p in scored["proposed_label"]])
     has = proposed >= 0
     right = has & (proposed == truth)
     assert shown["proposals"] == str(has.sum())
