@@ -63,7 +63,7 @@ AMBIGUOUS_BELOW = 0.5
 AMBIGUOUS_SHARE = 0.2
 # ... unless the calibrated confidence of the best other class reaches this (docs/BENCHMARKS.md).
 CONFIDENT_PROPOSAL = 0.7
-# The smallest positive float16 (subnormal): a recorded probability of 0 is at most this.
+# The smallest positive float16 (subnormal): a recorded probability of 0 stands for less.
 FLOAT16_TINY = np.float32(2.0 ** -24)
 
 
@@ -152,7 +152,7 @@ def given_and_best_other(probs: np.ndarray, given: np.ndarray, weights: np.ndarr
 
 def weighted_softmax(probs: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """softmax(w z) from p = softmax(z) (N, K) and the weights w (N,): p^w / sum p^w, the
-    probabilities of SCN's weighted logits, as float32. Unit weights (plain CE) return p as
+    probabilities of SCN's weighted logits, as float32. All-unit weights (plain CE) return p as
     recorded; a recorded 0 counts as the smallest float16 value, the records' dtype."""
     out = probs.astype(np.float32)
     if np.all(weights == 1):
