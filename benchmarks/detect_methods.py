@@ -207,7 +207,8 @@ def training_records(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def _scored_by_margin(run_dir: Path) -> tuple[np.ndarray, ...]:
     probs, given, truth = training_records(run_dir)
-    given_mean, other_mean = given_and_best_other(probs, given)
+    unit = np.ones(probs.shape[:2])  # plain CE: no attention weights
+    given_mean, other_mean = given_and_best_other(probs, given, unit)
     margin = given_mean - other_mean  # the Area Under the Margin
     k = int(((given != truth) & (truth >= 0)).sum())
     recent = best_other_class(probs[-5:].mean(axis=0), given)

@@ -134,16 +134,16 @@ def suspicion_score(probs: np.ndarray, weights: np.ndarray, given: np.ndarray) -
     return (2.0 * (1.0 - given_mean) + other_mean) / 3.0
 
 
-def given_and_best_other(probs: np.ndarray, given: np.ndarray, weights: np.ndarray | None = None
+def given_and_best_other(probs: np.ndarray, given: np.ndarray, weights: np.ndarray
                          ) -> tuple[np.ndarray, np.ndarray]:
     """Per sample, the means over epochs of p(given) and of the highest probability of another
-    class; probs is (epochs, samples, classes), re-weighted by `weighted_softmax` where weights
-    (epochs, samples) are given."""
+    class, p = the `weighted_softmax` of probs (epochs, samples, classes) and weights (epochs,
+    samples; all 1 for plain CE)."""
     rows = np.arange(probs.shape[1])
     given_total, other_total = np.zeros(probs.shape[1]), np.zeros(probs.shape[1])
     # one epoch at a time: a copy of all epochs is 3x slower at 100,000 samples
     for e, epoch in enumerate(probs):
-        others = epoch.copy() if weights is None else weighted_softmax(epoch, weights[e])
+        others = weighted_softmax(epoch, weights[e])  # a copy: the mask below writes into it
         given_total += others[rows, given]
         others[rows, given] = -np.inf
         other_total += others.max(axis=1)
@@ -152,8 +152,8 @@ def given_and_best_other(probs: np.ndarray, given: np.ndarray, weights: np.ndarr
 
 def weighted_softmax(probs: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """softmax(w z) from p = softmax(z) (N, K) and the weights w (N,): p^w / sum p^w, the
-    probabilities of SCN's weighted logits, as float32. All-unit weights (plain CE) return p as
-    recorded; a recorded 0 counts as the smallest float16 value, the records' dtype."""
+    probabilities of SCN's weighted logits, as a new float32 array. All-unit weights (plain CE)
+    return p as recorded; a recorded 0 counts as the smallest float16 value, the records' dtype."""
     out = probs.astype(np.float32)
     if np.all(weights == 1):
         return out
