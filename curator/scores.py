@@ -41,7 +41,10 @@ calibrate. Evidence: docs/BENCHMARKS.md.
   under `CONFIDENT_PROPOSAL`: the network cannot tell what the face shows, so curator proposes no
   relabel and flags the face for re-annotation instead. (On real noise, proposals for the
   lowest-weight fifth were right less often than not, except the confident ones; on synthetic
-  flips a low weight mostly marks the wrong label itself.)
+  flips a low weight mostly marks the wrong label itself.) Except a *consistent disagreement*:
+  the best other class led the given label by more than `CONSISTENT_LEAD` on average over all
+  epochs (the margin behind `suspicion`) and its confidence reaches even odds: that face is not
+  unsure, its label is wrong, and it gets its proposal.
 """
 
 from __future__ import annotations
@@ -63,6 +66,11 @@ AMBIGUOUS_BELOW = 0.5
 AMBIGUOUS_SHARE = 0.2
 # ... unless the calibrated confidence of the best other class reaches this (docs/BENCHMARKS.md).
 CONFIDENT_PROPOSAL = 0.7
+# Not ambiguous, though: a face whose best other class led its given label by more than this over
+# the whole run (all-epoch means) at a confidence of even odds or more. Such a consistent
+# disagreement marks a wrong label, not an unsure face (docs/BENCHMARKS.md, section
+# "Consistent disagreement is not ambiguity").
+CONSISTENT_LEAD = 0.25
 # The smallest positive float16 (subnormal): a recorded probability of 0 stands for less.
 FLOAT16_TINY = np.float32(2.0 ** -24)
 
@@ -111,15 +119,14 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
         held, q_held = _subset(held, scored), q_held[scored]
 
     train_frame = _score_part(trained, q_trained, calibrate)
-    train_frame["suspicion"] = suspicion_score(trained.probs, trained.weights, trained.given)
     last = raws[-1]
     train_frame["scn_label"] = last["current_label"].to_numpy()
     train_frame["scn_low_epochs"] = (~np.stack([r["high"].to_numpy(bool) for r in raws])).sum(axis=0)
     frames = [train_frame]
     if held is not None and len(held.given):
         held_frame = _score_part(held, q_held, calibrate)
-        held_frame["suspicion"] = match_quantiles(
-            suspicion_score(held.probs, held.weights, held.given), train_frame["suspicion"].to_numpy())
+        held_frame["suspicion"] = match_quantiles(held_frame["suspicion"].to_numpy(),
+                                                  train_frame["suspicion"].to_numpy())
         held_frame["scn_label"] = held.given
         held_frame["scn_low_epochs"] = 0
         frames.append(held_frame)
@@ -127,10 +134,9 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
     return _named(scored, manifest, calibrated=calibrate is not None)
 
 
-def suspicion_score(probs: np.ndarray, weights: np.ndarray, given: np.ndarray) -> np.ndarray:
-    """Mean over epochs of (2 (1 - p(given)) + max p(other class)) / 3, p = the
-    `weighted_softmax` of probs (epochs, samples, classes) and weights (epochs, samples)."""
-    given_mean, other_mean = given_and_best_other(probs, given, weights)
+def suspicion_score(given_mean: np.ndarray, other_mean: np.ndarray) -> np.ndarray:
+    """(2 (1 - p(given)) + max p(other class)) / 3 from the all-epoch means of the two
+    (`given_and_best_other`)."""
     return (2.0 * (1.0 - given_mean) + other_mean) / 3.0
 
 
@@ -186,12 +192,16 @@ def ambiguity_score(low_weight: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return ranks.mean(axis=1).to_numpy()
 
 
-def ambiguous_mask(q: np.ndarray, low_weight: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+def ambiguous_mask(q: np.ndarray, low_weight: np.ndarray, confidence: np.ndarray,
+                   margin: np.ndarray) -> np.ndarray:
     """Faces to flag instead of relabel: no class of q (N, K) reaches AMBIGUOUS_BELOW, or the
     `low_weight_score` is among the part's highest AMBIGUOUS_SHARE while the `confidence` of the
-    best other class stays under CONFIDENT_PROPOSAL."""
+    best other class stays under CONFIDENT_PROPOSAL; but no face whose `margin` (all-epoch mean
+    p(given) - mean best other p) is below -CONSISTENT_LEAD with a confidence of at least
+    AMBIGUOUS_BELOW (even odds)."""
     lowest = low_weight > np.quantile(low_weight, 1.0 - AMBIGUOUS_SHARE)
-    return (q.max(axis=1) < AMBIGUOUS_BELOW) | (lowest & (confidence < CONFIDENT_PROPOSAL))
+    unsure = (q.max(axis=1) < AMBIGUOUS_BELOW) | (lowest & (confidence < CONFIDENT_PROPOSAL))
+    return unsure & ~((margin < -CONSISTENT_LEAD) & (confidence >= AMBIGUOUS_BELOW))
 
 
 def evidence_mean(probs: np.ndarray, evidence: np.ndarray, window: int) -> np.ndarray:
@@ -259,10 +269,11 @@ def _calibration(held: Part, q: np.ndarray) -> IsotonicMap | None:
 
 
 def _score_part(part: Part, q: np.ndarray, calibrate: IsotonicMap | None) -> pd.DataFrame:
-    """Everything but suspicion for one part, from its proposal statistic q (N, K)."""
+    """The scores of one part, from its records and its proposal statistic q (N, K)."""
     low_weight = low_weight_score(part.weights)
+    given_mean, other_mean = given_and_best_other(part.probs, part.given, part.weights)
     proposed, confidence, gain = propose(q, part.given, calibrate)
-    ambiguous = ambiguous_mask(q, low_weight, confidence)
+    ambiguous = ambiguous_mask(q, low_weight, confidence, given_mean - other_mean)
     proposed[ambiguous] = runlog.NO_LABEL
     final = part.probs[-1]
     pred = final.argmax(axis=1)
@@ -273,6 +284,7 @@ def _score_part(part: Part, q: np.ndarray, calibrate: IsotonicMap | None) -> pd.
         "pred_prob": final[np.arange(len(pred)), pred],
         "scn_weight": part.weights[-1],
         "scn_weight_history": list(part.weights.T),
+        "suspicion": suspicion_score(given_mean, other_mean),
         "ambiguity": ambiguity_score(low_weight, part.probs),
         "ambiguous": ambiguous,
         "proposed_label": proposed,

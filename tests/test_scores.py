@@ -44,19 +44,24 @@ def test_fit_isotonic__refuses_mismatched_lengths():
         fit_isotonic(np.array([0.1, 0.2]), np.array([1]))
 
 
+def suspicion(probs: np.ndarray, weights: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """`suspicion` from records, as `sample_scores` computes it."""
+    return scores.suspicion_score(*scores.given_and_best_other(probs, given, weights))
+
+
 def test_suspicion_score__weighs_the_missing_given_probability_two_to_one_with_the_best_other():
     probs = np.array([[[0.7, 0.2, 0.1], [0.1, 0.5, 0.4]],    # epoch 1
                       [[0.5, 0.4, 0.1], [0.2, 0.2, 0.6]]])   # epoch 2
     unit = np.ones((2, 2))  # plain CE: the probabilities as recorded
     # sample 0, given 0: (2*0.3 + 0.2)/3, (2*0.5 + 0.4)/3 -> (0.8 + 1.4)/6
     # sample 1, given 1: (2*0.5 + 0.4)/3, (2*0.8 + 0.6)/3 -> (1.4 + 2.2)/6
-    np.testing.assert_allclose(scores.suspicion_score(probs, unit, np.array([0, 1])), [2.2 / 6, 0.6],
+    np.testing.assert_allclose(suspicion(probs, unit, np.array([0, 1])), [2.2 / 6, 0.6],
                                rtol=1e-6)
 
 
 def test_suspicion_score__spans_zero_to_one():
     sure = np.array([[[1.0, 0.0], [0.0, 1.0]]])
-    np.testing.assert_allclose(scores.suspicion_score(sure, np.ones((1, 2)), np.array([0, 0])),
+    np.testing.assert_allclose(suspicion(sure, np.ones((1, 2)), np.array([0, 0])),
                                [0.0, 1.0], atol=1e-6)
 
 
@@ -84,7 +89,7 @@ def test_weighted_softmax__keeps_unit_weights_as_recorded_and_flattens_towards_z
 def test_suspicion_score__a_low_weight_makes_the_same_prediction_more_suspicious():
     probs = np.array([[[0.8, 0.15, 0.05], [0.8, 0.15, 0.05]]] * 3, np.float32)  # 3 epochs
     weights = np.array([[0.9, 0.2]] * 3, np.float32)  # SCN trusted sample 0, not sample 1
-    low_trust = scores.suspicion_score(probs, weights, np.array([0, 0]))
+    low_trust = suspicion(probs, weights, np.array([0, 0]))
     assert low_trust[1] > low_trust[0]
     # sample 1's given label at weight 0.2: 0.8^0.2 / (0.8^0.2 + 0.15^0.2 + 0.05^0.2)
     p = np.array([0.8, 0.15, 0.05]) ** 0.2
@@ -123,11 +128,27 @@ def test_ambiguous_mask__unsure_faces_and_unconfident_lowest_weights():
     q = np.array([[0.4, 0.35, 0.25]] + [[0.8, 0.1, 0.1]] * 4)  # face 0: no class reaches 0.5
     low_weight = np.array([0.1, 0.2, 0.3, 0.4, 0.9])  # face 4 is the lowest-weight fifth
     unsure = np.array([0.2, 0.1, 0.1, 0.1, 0.65])
-    np.testing.assert_array_equal(scores.ambiguous_mask(q, low_weight, unsure),
+    agrees = np.full(5, 0.3)  # the given label led over the run
+    np.testing.assert_array_equal(scores.ambiguous_mask(q, low_weight, unsure, agrees),
                                   [True, False, False, False, True])
     confident = np.array([0.2, 0.1, 0.1, 0.1, 0.7])  # its best other class reaches 0.7
-    np.testing.assert_array_equal(scores.ambiguous_mask(q, low_weight, confident),
+    np.testing.assert_array_equal(scores.ambiguous_mask(q, low_weight, confident, agrees),
                                   [True, False, False, False, False])
+
+
+def test_ambiguous_mask__spares_a_consistent_disagreement_at_even_odds():
+    q = np.array([[0.4, 0.35, 0.25]] + [[0.8, 0.1, 0.1]] * 4)  # face 0: no class reaches 0.5
+    low_weight = np.array([0.1, 0.2, 0.3, 0.4, 0.9])  # face 4: the lowest-weight fifth
+    margin = np.array([-0.3, 0.3, 0.3, 0.3, -0.26])  # another class led faces 0 and 4 by > 0.25
+    even = np.array([0.5, 0.1, 0.1, 0.1, 0.5])
+    np.testing.assert_array_equal(scores.ambiguous_mask(q, low_weight, even, margin),
+                                  [False, False, False, False, False])
+    under_even = np.array([0.49, 0.1, 0.1, 0.1, 0.49])
+    np.testing.assert_array_equal(scores.ambiguous_mask(q, low_weight, under_even, margin),
+                                  [True, False, False, False, True])
+    narrow = np.array([-0.25, 0.3, 0.3, 0.3, -0.2])  # a lead of 0.25 or less is not enough
+    np.testing.assert_array_equal(scores.ambiguous_mask(q, low_weight, even, narrow),
+                                  [True, False, False, False, True])
 
 
 def test_match_quantiles__keeps_order_and_takes_the_reference_scale():
@@ -168,6 +189,23 @@ def test_sample_scores__calibrates_on_the_holdout_and_scores_it(tmp_path):
     assert frame.loc[wrong, "suspicion"].mean() > frame.loc[~wrong, "suspicion"].mean()
 
 
+
+
+def test_sample_scores__a_consistent_disagreement_gets_its_proposal(tmp_path, monkeypatch):
+    run_dir = make_run(tmp_path, n_train=120, n_holdout=80, epochs=4, noise=0.3)
+    frame = scores.sample_scores(run_dir)
+    monkeypatch.setattr(scores, "CONSISTENT_LEAD", np.inf)  # the exception switched off
+    without = scores.sample_scores(run_dir)
+    freed = frame["proposed_label"].notna() & without["proposed_label"].isna()
+    assert freed.any() and (without.loc[freed, "ambiguous"]).all()
+    assert not frame.loc[freed, "ambiguous"].any()
+    # the flipped faces get their true class back, and nothing else changes
+    assert (frame.loc[freed, "proposed_label"].astype(str)
+            == frame.loc[freed, "truth"].astype(str)).all()
+    kept = ~freed
+    assert frame.loc[kept, "proposed_label"].astype(str).equals(
+        without.loc[kept, "proposed_label"].astype(str))
+    assert (frame["ambiguous"] <= without["ambiguous"]).all()
 def test_sample_scores__validation_rows_calibrate_and_are_not_scored(tmp_path):
     frame = scores.sample_scores(make_run(tmp_path, n_train=120, n_val=60, epochs=4, noise=0.3))
     assert frame.attrs["calibrated"] is True
