@@ -189,15 +189,13 @@ def test_sample_scores__calibrates_on_the_holdout_and_scores_it(tmp_path):
     assert frame.loc[wrong, "suspicion"].mean() > frame.loc[~wrong, "suspicion"].mean()
 
 
-
-
 def test_sample_scores__a_consistent_disagreement_gets_its_proposal(tmp_path, monkeypatch):
     run_dir = make_run(tmp_path, n_train=120, n_holdout=80, epochs=4, noise=0.3)
     frame = scores.sample_scores(run_dir)
     monkeypatch.setattr(scores, "CONSISTENT_LEAD", np.inf)  # the exception switched off
     without = scores.sample_scores(run_dir)
     freed = frame["proposed_label"].notna() & without["proposed_label"].isna()
-    assert freed.any() and (without.loc[freed, "ambiguous"]).all()
+    assert freed.any() and without.loc[freed, "ambiguous"].all()
     assert not frame.loc[freed, "ambiguous"].any()
     # the flipped faces get their true class back, and nothing else changes
     assert (frame.loc[freed, "proposed_label"].astype(str)
@@ -206,6 +204,8 @@ def test_sample_scores__a_consistent_disagreement_gets_its_proposal(tmp_path, mo
     assert frame.loc[kept, "proposed_label"].astype(str).equals(
         without.loc[kept, "proposed_label"].astype(str))
     assert (frame["ambiguous"] <= without["ambiguous"]).all()
+
+
 def test_sample_scores__validation_rows_calibrate_and_are_not_scored(tmp_path):
     frame = scores.sample_scores(make_run(tmp_path, n_train=120, n_val=60, epochs=4, noise=0.3))
     assert frame.attrs["calibrated"] is True
