@@ -65,6 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pretrained", action="store_true",
                         help="start every method from the backbone's published weights (e.g. "
                              "mtcnn_onet's, which ship with facenet-pytorch); default: from scratch")
+    parser.add_argument("--weights", help="every method starts from this local weights file")
     parser.add_argument("--image-size", type=int, help="default 32 for digits, 48 otherwise")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -94,7 +95,7 @@ def budget_from(args: argparse.Namespace) -> Budget:
         except json.JSONDecodeError:
             raise CuratorError(f"--scn-option {item!r}: write NAME=VALUE with a JSON value, "
                                "e.g. margin_2=0.1") from None
-    return Budget(backbone=args.backbone, pretrained=args.pretrained,
+    return Budget(backbone=args.backbone, pretrained=args.pretrained, weights=args.weights,
                   image_size=args.image_size or (32 if args.data == DIGITS else 48),
                   epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                   relabel_epoch=args.relabel_epoch, scn_options=tuple(options), folds=args.folds,

@@ -54,6 +54,7 @@ class Budget:
 
     backbone: str = "compact"
     pretrained: bool = False  # the backbone's published weights (those that load offline here)
+    weights: str | None = None  # or a local weights file
     image_size: int = 32
     epochs: int = 20
     batch_size: int = 64
@@ -72,7 +73,8 @@ class Budget:
         options = dict(
             data=str(data), val_data=str(val) if val else None, truth_column="truth",
             method=method, seed=seed,
-            backbone=self.backbone, pretrained=self.pretrained, image_size=self.image_size,
+            backbone=self.backbone, pretrained=self.pretrained, weights=self.weights,
+            image_size=self.image_size,
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
             milestones=[m for m in milestones if 0 < m < self.epochs],
             relabel_epoch=self.relabel_epoch or max(1, self.epochs // 2), device=self.device,

@@ -13,7 +13,7 @@ from curator.scn.model import build_model
 
 
 @pytest.mark.parametrize("name, size", [("compact", 48), ("resnet18", 64), ("inception_resnet_v1", 96),
-                                        ("mtcnn_onet", 48)])
+                                        ("mtcnn_onet", 48), ("dlib_resnet", 104)])
 def test_backbones__map_images_to_feature_vectors(name, size):
     net, dim = build_backbone(name, pretrained=False)
     net.eval()
@@ -23,7 +23,7 @@ def test_backbones__map_images_to_feature_vectors(name, size):
 
 
 def test_build_backbone__unknown_name_lists_the_choices():
-    with pytest.raises(CuratorError, match="resnet18, inception_resnet_v1, mtcnn_onet, compact"):
+    with pytest.raises(CuratorError, match="resnet18, inception_resnet_v1, mtcnn_onet, dlib_resnet, compact"):
         build_backbone("vgg", pretrained=False)
 
 

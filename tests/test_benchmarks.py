@@ -13,6 +13,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))  # the benchmarks are scripts that import their siblings
 
 import correction_bound  # noqa: E402
+import dlib_parity  # noqa: E402
 import detect_methods  # noqa: E402
 import data_throughput  # noqa: E402
 import detect_report  # noqa: E402
@@ -91,6 +92,8 @@ def test_detect__budget_starts_from_scratch_unless_pretrained_is_asked(tmp_path)
                                                  "--image-size", "48"])).config(data, method="ce", seed=0)
     assert not scratch.pretrained
     assert (onet.backbone, onet.pretrained, onet.image_size) == ("mtcnn_onet", True, 48)
+    weights = detect.budget_from(detect.parse_args(["digits", "--weights", "w.json"]))
+    assert {weights.config(data, method=m, seed=0).weights for m in ("scn", "ce")} == {"w.json"}
 
 
 def test_detect__rescore_without_trained_runs_says_how_to_train(tmp_path):
@@ -237,3 +240,13 @@ def test_detect__a_training_error_is_a_failed_row_also_when_rescored(tmp_path, m
     monkeypatch.setattr(detect_methods, "train", real_train)  # the failure is cached, not retried
     detect.main([*SMOKE, "--methods", "curator", "ce", "--out", str(tmp_path), "--rescore"])
     assert pd.read_csv(tmp_path / "results.csv").set_index("method").loc["curator", "failed"]
+
+
+def test_dlib_parity__curator_side_gives_a_128d_descriptor(tmp_path, capsys):
+    from test_dlib_resnet import faceapi_manifest
+
+    manifest, _ = faceapi_manifest(tmp_path)
+    image = np.random.default_rng(0).random((150, 150, 3)).astype(np.float32) * 255
+    descriptor = dlib_parity.curator_descriptor(manifest, image)
+    assert descriptor.shape == (128,) and np.isfinite(descriptor).all()
+    assert "loaded 116/116 tensors" in capsys.readouterr().out

@@ -1,11 +1,13 @@
-"""Feature extractors by name: `resnet18`, `inception_resnet_v1`, `mtcnn_onet`, `compact` (a small
-CPU-friendly CNN).
+"""Feature extractors by name: `resnet18`, `inception_resnet_v1`, `mtcnn_onet`, `dlib_resnet`,
+`compact` (a small CPU-friendly CNN).
 
 Each constructor returns a module mapping (N, 3, H, W) images to (N, D) pooled features, and D.
 Weights: `pretrained=True` fetches the published weights (ImageNet for resnet18, VGGFace2 for
 inception_resnet_v1) and fails with a clear WeightsError offline; `mtcnn_onet` is the output
 network of facenet-pytorch's MTCNN face detector, whose face-trained weights ship inside the
-package, so it is the face-pretrained backbone that works offline (48 x 48 input only). Images
+package, so it is the face-pretrained backbone that works offline (48 x 48 input only);
+`dlib_resnet` (curator.scn.dlib_resnet) is dlib's face-recognition network, whose weights an npm
+package carries (`--weights` takes their TF.js manifest; 104 px or more). Images
 arrive normalised with ImageNet statistics; the facenet-pytorch networks re-standardise them to
 the (x - 127.5) / 128 their weights were trained on; `load_weights` reads a local
 state dict (incl. the SCN authors' MS-Celeb-1M ResNet-18 layout) and *counts* what really loaded —
@@ -21,6 +23,8 @@ import torch
 from torch import nn
 
 from curator.errors import CuratorError, WeightsError
+from curator.scn.dlib_resnet import MIN_SIZE as DLIB_MIN_SIZE
+from curator.scn.dlib_resnet import CALIBRATED, DlibResNet, read_tfjs, state_dict_from_tfjs
 
 # Keys of classifier heads that never transfer to a new label set.
 HEAD_PREFIXES = ("fc.", "classifier.", "logits.", "alpha.", "head.")
@@ -102,6 +106,15 @@ def _mtcnn_onet(pretrained: bool) -> tuple[nn.Module, int]:
     return OnetFeatures(pretrained), 256
 
 
+def _dlib_resnet(pretrained: bool) -> tuple[nn.Module, int]:
+    if pretrained:
+        raise WeightsError("backbone 'dlib_resnet' has no weights to download: they ship in the npm "
+                           "package @vladmandic/face-api (`npm pack @vladmandic/face-api`, then untar "
+                           "it); pass --weights package/model/face_recognition_model-weights_manifest"
+                           ".json, or --no-pretrained")
+    return DlibResNet(), 256
+
+
 def _compact(pretrained: bool) -> tuple[nn.Module, int]:
     if pretrained:
         raise WeightsError("backbone 'compact' has no published weights; pass --no-pretrained "
@@ -121,12 +134,15 @@ BACKBONES: dict[str, Callable[[bool], tuple[nn.Module, int]]] = {
     "resnet18": _resnet18,
     "inception_resnet_v1": _inception_resnet_v1,
     "mtcnn_onet": _mtcnn_onet,
+    "dlib_resnet": _dlib_resnet,
     "compact": _compact,
 }
 
 
 # Backbones whose dense layers fix the input size: name -> side in pixels.
 FIXED_SIZES = {"mtcnn_onet": 48}
+# Backbones that need at least this many pixels a side.
+MIN_SIZES = {"dlib_resnet": DLIB_MIN_SIZE}
 
 
 def check_image_size(name: str, image_size: int) -> None:
@@ -135,6 +151,10 @@ def check_image_size(name: str, image_size: int) -> None:
     if side is not None and image_size != side:
         raise CuratorError(f"--backbone {name} takes {side} x {side} faces; pass --image-size {side} "
                            f"(got {image_size})")
+    least = MIN_SIZES.get(name)
+    if least is not None and image_size < least:
+        raise CuratorError(f"--backbone {name} takes faces of {least} x {least} pixels or more; pass "
+                           f"--image-size {least} or larger (got {image_size})")
 
 
 def build_backbone(name: str, *, pretrained: bool) -> tuple[nn.Module, int]:
@@ -156,17 +176,24 @@ def _download(make: Callable[[], nn.Module], what: str) -> nn.Module:
 def load_weights(backbone: nn.Module, path: Path) -> tuple[int, int]:
     """Load a local state dict into `backbone`; returns (loaded, total) parameter-tensor counts.
 
-    Accepts a bare state dict or a checkpoint with `state_dict`/`model`; strips `module.`
-    (DataParallel) and `backbone.` prefixes; skips classifier heads. A key that matches by name but
-    not by shape, or a file from which nothing loads, is an error — never a silent success.
-    """
+    Accepts a bare state dict or a checkpoint with `state_dict`/`model`, or (dlib_resnet) a TF.js
+    weights manifest; strips `module.` (DataParallel) and `backbone.` prefixes; skips classifier
+    heads. A key that matches by name but not by shape, or a file from which nothing loads, is an
+    error — never a silent success. The total leaves out what training calibrates (dlib_resnet's
+    batch norms)."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"--weights {path}: file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unpickling failure is a bad weights file
-        raise WeightsError(f"--weights {path}: not a readable PyTorch state dict ({error})") from None
+    if path.suffix == ".json":  # a TF.js weights manifest: dlib_resnet's, from face-api
+        state = state_dict_from_tfjs(read_tfjs(path))
+        if not state:
+            raise WeightsError(f"--weights {path}: holds none of dlib_resnet's tensors; pass "
+                               "face-api's face_recognition_model-weights_manifest.json")
+    else:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - any unpickling failure is a bad weights file
+            raise WeightsError(f"--weights {path}: not a readable PyTorch state dict ({error})") from None
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
@@ -193,4 +220,4 @@ def load_weights(backbone: nn.Module, path: Path) -> tuple[int, int]:
         raise WeightsError(f"--weights {path}: none of its {len(state)} keys match the backbone "
                            f"(e.g. {next(iter(state), '?')!r}); is it for another --backbone?")
     backbone.load_state_dict(matched, strict=False)
-    return len(matched), len(target)
+    return len(matched), sum(not key.endswith(CALIBRATED) for key in target)
