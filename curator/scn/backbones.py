@@ -5,7 +5,7 @@ Each constructor returns a module mapping (N, 3, H, W) images to (N, D) pooled f
 Weights: `pretrained=True` fetches the published weights (ImageNet for resnet18, VGGFace2 for
 inception_resnet_v1) and fails with a clear WeightsError offline; `mtcnn_onet` is the output
 network of facenet-pytorch's MTCNN face detector, whose face-trained weights ship inside the
-package, so it is the face-pretrained backbone that works offline (48 x 48 input only);
+package, so it needs no download (48 x 48 input only);
 `dlib_resnet` (curator.scn.dlib_resnet) is dlib's face-recognition network, whose weights an npm
 package carries (`--weights` takes their TF.js manifest; 104 px or more). Images
 arrive normalised with ImageNet statistics; the facenet-pytorch networks re-standardise them to
