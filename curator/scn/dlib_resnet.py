@@ -53,13 +53,18 @@ class ConvScale(nn.Module):
         self.shift = nn.Parameter(torch.zeros(c_out), requires_grad=False)
         self.norm = nn.BatchNorm2d(c_out)
         self.register_buffer("calibrated", torch.tensor(False))
+        self._calibrated = False  # the buffer's value, read without a device sync per step
         self.relu = relu
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._calibrated = bool(self.calibrated)
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.conv(x)
-        if self.training and not self.calibrated:
+        if self.training and not self._calibrated:
             self._calibrate(y)
-        if self.calibrated:
+        if self._calibrated:
             y = self.norm(y)
         else:
             y = y * self.scale.view(1, -1, 1, 1) + self.shift.view(1, -1, 1, 1)
@@ -79,6 +84,7 @@ class ConvScale(nn.Module):
         self.norm.running_mean.copy_(mean)
         self.norm.running_var.copy_(var)
         self.calibrated.fill_(True)
+        self._calibrated = True
 
 
 class Residual(nn.Module):
