@@ -8,7 +8,7 @@ import torch
 from curator.config import TrainConfig
 from curator.errors import CuratorError, WeightsError
 from curator.data.dataset import MEAN, STD
-from curator.scn.backbones import FacenetStandardisation, build_backbone, load_weights
+from curator.scn.backbones import build_backbone, facenet_standardisation, load_weights
 from curator.scn.model import build_model
 
 
@@ -106,4 +106,4 @@ def test_facenet_standardisation__imagenet_normalised_pixels_become_255x_minus_1
     pixels = torch.tensor([0.0, 0.5, 1.0]).view(1, 1, 1, 3).expand(1, 3, 1, 3)
     normalised = (pixels - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
     expected = torch.tensor([-127.5, 0.0, 127.5]).div(128).view(1, 1, 1, 3).expand(1, 3, 1, 3)
-    assert torch.allclose(FacenetStandardisation()(normalised), expected, atol=1e-5)
+    assert torch.allclose(facenet_standardisation()(normalised), expected, atol=1e-5)

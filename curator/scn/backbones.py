@@ -8,8 +8,8 @@ network of facenet-pytorch's MTCNN face detector, whose face-trained weights shi
 package, so it needs no download (48 x 48 input only);
 `dlib_resnet` (curator.scn.dlib_resnet) is dlib's face-recognition network, whose weights an npm
 package carries (`--weights` takes their TF.js manifest; 104 px or more). Images
-arrive normalised with ImageNet statistics; the facenet-pytorch networks re-standardise them to
-the (x - 127.5) / 128 their weights were trained on; `load_weights` reads a local
+arrive normalised with ImageNet statistics; the pretrained face networks re-standardise them to
+the pixel scale their weights were trained on (curator.scn.pixels); `load_weights` reads a local
 state dict (incl. the SCN authors' MS-Celeb-1M ResNet-18 layout) and *counts* what really loaded —
 the authors' loader reported success while loading nothing.
 """
@@ -24,7 +24,8 @@ from torch import nn
 
 from curator.errors import CuratorError, WeightsError
 from curator.scn.dlib_resnet import MIN_SIZE as DLIB_MIN_SIZE
-from curator.scn.dlib_resnet import CALIBRATED, DlibResNet, read_tfjs, state_dict_from_tfjs
+from curator.scn.dlib_resnet import DlibResNet, read_tfjs, state_dict_from_tfjs
+from curator.scn.pixels import PixelStandardisation
 
 # Keys of classifier heads that never transfer to a new label set.
 HEAD_PREFIXES = ("fc.", "classifier.", "logits.", "alpha.", "head.")
@@ -39,18 +40,9 @@ def _resnet18(pretrained: bool) -> tuple[nn.Module, int]:
     return model, 512
 
 
-class FacenetStandardisation(nn.Module):
-    """ImageNet-normalised pixels -> facenet-pytorch's fixed standardisation (255 x - 127.5) / 128."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        from curator.data.dataset import MEAN, STD
-
-        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ((x * self.std + self.mean) * 255.0 - 127.5) / 128.0
+def facenet_standardisation() -> PixelStandardisation:
+    """facenet-pytorch's fixed standardisation of its networks' input: (255 x - 127.5) / 128."""
+    return PixelStandardisation(127.5, 128.0)
 
 
 class InceptionResnetFeatures(nn.Module):
@@ -62,7 +54,7 @@ class InceptionResnetFeatures(nn.Module):
 
         net = _download(lambda: InceptionResnetV1(pretrained="vggface2" if pretrained else None),
                         "inception_resnet_v1 (VGGFace2)")
-        self.standardise = FacenetStandardisation()
+        self.standardise = facenet_standardisation()
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -86,7 +78,7 @@ class OnetFeatures(nn.Module):
         super().__init__()
         from facenet_pytorch.models.mtcnn import ONet
 
-        self.standardise = FacenetStandardisation()
+        self.standardise = facenet_standardisation()
         self.net = ONet(pretrained=pretrained)  # the weights are package data: no download
         for head in ("dense6_1", "softmax6_1", "dense6_2", "dense6_3"):  # face / box / landmarks
             delattr(self.net, head)
@@ -179,8 +171,8 @@ def load_weights(backbone: nn.Module, path: Path) -> tuple[int, int]:
     Accepts a bare state dict or a checkpoint with `state_dict`/`model`, or (dlib_resnet) a TF.js
     weights manifest; strips `module.` (DataParallel) and `backbone.` prefixes; skips classifier
     heads. A key that matches by name but not by shape, or a file from which nothing loads, is an
-    error — never a silent success. The total leaves out what training calibrates (dlib_resnet's
-    batch norms)."""
+    error — never a silent success. The total leaves out the keys a backbone declares in
+    `calibrated_keys()`: state that training sets, not a weights file (dlib_resnet's batch norms)."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"--weights {path}: file not found")
@@ -220,4 +212,5 @@ def load_weights(backbone: nn.Module, path: Path) -> tuple[int, int]:
         raise WeightsError(f"--weights {path}: none of its {len(state)} keys match the backbone "
                            f"(e.g. {next(iter(state), '?')!r}); is it for another --backbone?")
     backbone.load_state_dict(matched, strict=False)
-    return len(matched), sum(not key.endswith(CALIBRATED) for key in target)
+    calibrated = backbone.calibrated_keys() if hasattr(backbone, "calibrated_keys") else set()
+    return len(matched), len(target.keys() - calibrated)

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from curator.errors import WeightsError
+from curator.scn.pixels import PixelStandardisation
 
 # face-api.js standardises 0-255 RGB pixels as (x - MEAN_RGB) / 256
 MEAN_RGB = (122.782, 117.001, 104.298)
@@ -37,9 +38,6 @@ BLOCKS = (("conv32_1", 32, False), ("conv32_2", 32, False), ("conv32_3", 32, Fal
           ("conv256_2", 256, False), ("conv256_down_out", 256, True))
 # smallest input side: the last stride-2 convolution needs a 3 x 3 map
 MIN_SIZE = 104
-# state-dict entries that the first training batch sets, not a weights file
-CALIBRATED = ("norm.weight", "norm.bias", "norm.running_mean", "norm.running_var",
-              "norm.num_batches_tracked", "calibrated")
 
 
 class ConvScale(nn.Module):
@@ -112,11 +110,7 @@ class DlibResNet(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        from curator.data.dataset import MEAN, STD
-
-        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("offset", (torch.tensor(MEAN) - torch.tensor(MEAN_RGB) / 255.0)
-                             .view(1, 3, 1, 1), persistent=False)
+        self.standardise = PixelStandardisation(MEAN_RGB, 256.0)
         self.conv32_down = ConvScale(3, 32, 7, stride=2, relu=True)
         blocks, c_in = {}, 32
         for name, c_out, down in BLOCKS:
@@ -125,11 +119,17 @@ class DlibResNet(nn.Module):
         self.blocks = nn.ModuleDict(blocks)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = (x * self.std + self.offset) * (255.0 / 256.0)  # = (255 x_01 - MEAN_RGB) / 256
-        x = F.max_pool2d(self.conv32_down(x), 3, 2)
+        x = F.max_pool2d(self.conv32_down(self.standardise(x)), 3, 2)
         for block in self.blocks.values():
             x = block(x)
         return x.mean(dim=(2, 3))
+
+    def calibrated_keys(self) -> set[str]:
+        """State-dict keys that the first training batch sets (each batch norm and its flag), which
+        no weights file holds."""
+        return {f"{name}.{key}" for name, module in self.named_modules()
+                if isinstance(module, ConvScale)
+                for key in module.state_dict() if key.startswith("norm.") or key == "calibrated"}
 
 
 def read_tfjs(manifest: Path) -> dict[str, np.ndarray]:
