@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from curator import metrics, runlog
-from curator.scores import PROPOSAL_WINDOW, best_other_class, sample_scores
+from curator.config import TrainConfig
+from curator.scores import best_other_class, sample_scores
 from detect_methods import training_records
 
 HEADER = ("| run | epochs | wrong | ceiling | last 5 epochs | all epochs | first half | "
@@ -43,7 +44,8 @@ def bound_row(run_dir: Path, max_clean_share: float) -> str:
     known = truth >= 0
     probs, given, truth = probs[:, known], given[known], truth[known]
     epochs, wrong = len(probs), given != truth
-    windows = {"last": slice(max(epochs - PROPOSAL_WINDOW, 0), epochs), "all": slice(0, epochs),
+    last = TrainConfig.proposal_window  # the default window
+    windows = {"last": slice(max(epochs - last, 0), epochs), "all": slice(0, epochs),
                "first half": slice(0, max(epochs // 2, 1))}
     cells, best_of = [], {}
     for name, window in windows.items():

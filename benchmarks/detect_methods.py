@@ -15,10 +15,11 @@ Every method yields a `Detection` over the training samples of one replicate: a 
 - `curator-on-ce`: a diagnostic, `sample_scores` applied to the plain-CE run (no extra training):
   tells how much of curator's result comes from SCN training and how much from the scoring.
 
-Runs are cached in `runs_dir` under a name holding a hash of their full TrainConfig, so changing
-`curator/scores.py` and scoring again never retrains; a training that stopped with a
-`TrainingError` is cached as failed and fails again. The trap: cleanlab's K models cost about
-K-1 times the others' training, so its wall time is reported, not folded into the budget.
+Runs are cached in `runs_dir` under a name holding a hash of their TrainConfig's training options
+(`training_dict`), so changing `curator/scores.py` or a scoring option and scoring again never
+retrains; a training that stopped with a `TrainingError` is cached as failed and fails again.
+The trap: cleanlab's K models cost about K-1 times the others' training, so its wall time is
+reported, not folded into the budget.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import pandas as pd
 from torch.utils.data import DataLoader
 
 from curator import runlog
-from curator.config import TrainConfig
+from curator.config import SCORING_OPTIONS, TrainConfig
 from curator.data.dataset import ImageDataset, make_transform
 from curator.errors import RunError, TrainingError
 from curator.scores import best_other_class, given_and_best_other, sample_scores
@@ -68,8 +69,10 @@ class Budget:
     def config(self, data: Path, *, method: str, seed: int, val: Path | None = None) -> TrainConfig:
         """The TrainConfig of one run on `data` (a CSV with a truth column), validated on `val`."""
         milestones = [round(m * self.epochs / PAPER_EPOCHS) for m in (15, 30)]
-        # baselines train on every sample; curator holds out what its defaults hold out
-        extra = dict(self.scn_options) if method == "scn" else {"holdout": 0.0}
+        # baselines train on every sample; curator holds out what its defaults hold out; the
+        # scoring options also score the plain-CE run for `curator-on-ce`
+        extra = (dict(self.scn_options) if method == "scn" else
+                 {"holdout": 0.0, **{k: v for k, v in self.scn_options if k in SCORING_OPTIONS}})
         options = dict(
             data=str(data), val_data=str(val) if val else None, truth_column="truth",
             method=method, seed=seed,
@@ -108,7 +111,7 @@ class Runs:
 
     def get(self, config: TrainConfig, label: str) -> tuple[Path, float]:
         """A finished run of `config` (trained, resumed or reused) and its training seconds."""
-        text = json.dumps(config.to_dict(), sort_keys=True)
+        text = json.dumps(config.training_dict(), sort_keys=True)
         run_dir = self.runs_dir / f"{label}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
         timing = run_dir.parent / f"{run_dir.name}.json"
         if timing.exists():
@@ -148,13 +151,12 @@ def detect(method: str, replicate: Replicate, budget: Budget, runs: Runs) -> Det
     # curator calibrates on the test images labelled like its training set (a user's validation
     # split); the baselines need no validation data
     val = replicate.val_csv if trainer == "scn" else None
-    run_dir, train_seconds = runs.get(budget.config(replicate.train_csv, method=trainer,
-                                                    seed=replicate.seed, val=val),
-                                      f"{trainer}-{tag}")
+    config = budget.config(replicate.train_csv, method=trainer, seed=replicate.seed, val=val)
+    run_dir, train_seconds = runs.get(config, f"{trainer}-{tag}")
     started = time.perf_counter()
     extra = {}
     if method in ("curator", "curator-on-ce"):
-        scores = sample_scores(run_dir)
+        scores = sample_scores(run_dir, window=config.proposal_window)  # a reused run may differ
         suspicion, proposed = scores["suspicion"].to_numpy(np.float64), _codes(scores["proposed_label"])
         given, truth = _codes(scores["given_label"]), _codes(scores["truth"])
         extra = {"filepaths": scores["filepath"].to_numpy(),

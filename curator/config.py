@@ -20,6 +20,9 @@ RELABEL_SCOPES = ("low", "batch")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("step", "exponential")
 DEVICES = ("auto", "cpu", "cuda")
+# Options that change how a run's records are scored, not what it trains: a run's training is the
+# same whatever they are (`training_dict`), and `--resume` may change them.
+SCORING_OPTIONS = ("proposal_window",)
 
 # Optimiser bundles. `paper`: Sec. 3.5 of Wang et al. 2020; `authors-code`: the defaults of the
 # authors' train.py (Adam, ExponentialLR 0.9, batch 64, delta_1 = 0.07 tuned for that batch).
@@ -67,6 +70,8 @@ class TrainConfig:
     relabel_epoch: int = 10
     relabel_scope: str = "low"
     relabel: bool = False  # the rule is recorded every epoch; applying it is opt-in (BENCHMARKS.md)
+    # scoring (SCORING_OPTIONS: how review and export read the records, not how training runs)
+    proposal_window: int = 5  # epochs whose mean probabilities propose relabels; 0 = every epoch
     # optimisation
     recipe: str = "paper"
     optimizer: str = "sgd"
@@ -100,6 +105,9 @@ class TrainConfig:
         if self.inject_noise >= 1.0:
             raise CuratorError("--inject-noise must be below 1 (a share of each class), got "
                                f"{self.inject_noise}")
+        if self.proposal_window < 0:
+            raise CuratorError(f"--proposal-window must be 0 (every epoch) or more, got "
+                               f"{self.proposal_window}")
         for name in ("epochs", "batch_size", "image_size", "relabel_epoch"):
             if getattr(self, name) < 1:
                 raise CuratorError(f"--{name.replace('_', '-')} must be at least 1, "
@@ -129,6 +137,10 @@ class TrainConfig:
         values = dataclasses.asdict(self)
         values["milestones"] = list(self.milestones)
         return values
+
+    def training_dict(self) -> dict[str, Any]:
+        """`to_dict` less the SCORING_OPTIONS: what two runs must share to train alike."""
+        return {k: v for k, v in self.to_dict().items() if k not in SCORING_OPTIONS}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":

@@ -27,8 +27,11 @@ calibrate. Evidence: docs/BENCHMARKS.md.
   class probabilities over all epochs. On real annotation noise the blend follows the annotators'
   disagreement (vote entropy) about twice as closely as the weight alone.
 - The proposal statistic q(c) of a class is its mean probability over the last `window` epochs
-  in which the sample was trained on its *given* label: once SCN relabels a sample, training
-  pulls it towards the new label and its probabilities stop being independent evidence.
+  in which the sample was trained on its *given* label (the run's `proposal_window`, default 5;
+  0 = all of them): once SCN relabels a sample, training pulls it towards the new label and its
+  probabilities stop being independent evidence. The last 5 fixed more wrong labels per right
+  label changed on networks trained from scratch, all epochs on a face-recognition backbone
+  (docs/BENCHMARKS.md, "`dlib_resnet` at a lower learning rate, and the proposal window").
 - `confidence` = calibrate(q(proposed)): an isotonic map from q to the probability that a class
   is the sample's label, fitted on the held-out part (validation rows and `holdout` samples,
   whose q is out-of-sample) with their labels as targets. A run that holds out fewer than
@@ -59,7 +62,6 @@ from curator import runlog
 from curator.calibration import MIN_CALIBRATION_SAMPLES, IsotonicMap, fit_isotonic
 from curator.errors import RunError
 
-PROPOSAL_WINDOW = 5
 # A face whose best class stays under even odds is ambiguous: no proposal, flagged instead.
 AMBIGUOUS_BELOW = 0.5
 # ... and so is each part's lowest-weight fifth: on real noise their proposals were mostly wrong,
@@ -87,8 +89,9 @@ class Part:
     evidence: np.ndarray
 
 
-def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFrame:
+def sample_scores(run_dir: Path, *, window: int | None = None) -> pd.DataFrame:
     """One row per scored sample (training and held-out): labels, SCN weights, scores, proposal.
+    `window`: the proposal window (0 = every epoch); default: the run's `proposal_window`.
 
     Columns: sample_id, filepath, split, given_label, scn_label (SCN's label after its own
     relabels), pred_label, pred_prob, scn_weight, scn_weight_history (list), scn_low_epochs,
@@ -98,6 +101,8 @@ def sample_scores(run_dir: Path, *, window: int = PROPOSAL_WINDOW) -> pd.DataFra
     """
     run_dir = runlog.require_run(run_dir)
     manifest = runlog.read_manifest(run_dir)
+    if window is None:
+        window = runlog.read_config(run_dir).proposal_window
     epochs = runlog.completed_epochs(run_dir)
     raws = [runlog.read_raw_epoch(run_dir, e).sort_values("sample_id") for e in epochs]
     if not raws:
@@ -206,9 +211,10 @@ def ambiguous_mask(q: np.ndarray, low_weight: np.ndarray, confidence: np.ndarray
 
 def evidence_mean(probs: np.ndarray, evidence: np.ndarray, window: int) -> np.ndarray:
     """Per sample, the mean class probabilities (N, K) over its last `window` epochs with
-    evidence (all epochs of a sample without any, so every sample gets a value)."""
+    evidence (window 0: all of them; all epochs of a sample without any, so every sample gets a
+    value)."""
     later = np.cumsum(evidence[::-1], axis=0)[::-1]  # evidence epochs from this one to the end
-    chosen = evidence & (later <= window)
+    chosen = evidence & (later <= (window or len(evidence)))
     chosen[:, ~chosen.any(axis=0)] = True
     return (probs * chosen[..., None]).sum(axis=0) / chosen.sum(axis=0)[:, None]
 

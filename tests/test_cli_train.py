@@ -108,6 +108,22 @@ def test_train__bad_option_value_names_the_option(tmp_path):
     assert "--relabel-scope must be one of low, batch" in result.output
 
 
+def test_train__resume_changes_the_proposal_window_of_a_finished_run(tmp_path):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(SAMPLE_DATA), "--out", str(run), "--epochs", "1",
+                                 "--backbone", "compact", "--no-pretrained", "--image-size", "32",
+                                 "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert runlog.read_config(run).proposal_window == 5
+    result = runner.invoke(app, ["train", "--out", str(run), "--resume", "--proposal-window", "-1"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: --proposal-window must be 0 (every epoch) or more")
+    result = runner.invoke(app, ["train", "--out", str(run), "--resume", "--proposal-window", "0"])
+    assert result.exit_code == 0, result.output
+    assert runlog.read_config(run).proposal_window == 0
+    assert runlog.completed_epochs(run) == [1]
+
+
 def test_train__resume_without_a_run_says_how_to_start_one(tmp_path):
     result = runner.invoke(app, ["train", "--out", str(tmp_path / "run"), "--resume"])
     assert result.exit_code == 1

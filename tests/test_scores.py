@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from curator import scores
+from curator import runlog, scores
 from curator.calibration import MIN_CALIBRATION_SAMPLES, fit_isotonic
 from curator.config import TrainConfig
 from curator.data import manifest as manifest_module
 from curator.data.training_set import DEFAULT_HOLDOUT, hold_out, holdout_share
+from curator.errors import CuratorError
 from synthetic_run import make_run
 
 
@@ -109,6 +112,8 @@ def test_evidence_mean__uses_the_last_epochs_trained_on_the_given_label():
     np.testing.assert_allclose(scores.evidence_mean(probs, evidence, 2), [[0.6, 0.4]])
     none = np.zeros((4, 1), bool)  # relabelled from the start: every epoch counts
     np.testing.assert_allclose(scores.evidence_mean(probs, none, 2), [[0.55, 0.45]])
+    # window 0: every epoch trained on the given label
+    np.testing.assert_allclose(scores.evidence_mean(probs, evidence, 0), [[0.7, 0.3]])
 
 
 def test_propose__only_where_the_calibrated_gain_is_positive():
@@ -224,6 +229,29 @@ def test_holdout_share__the_validation_split_replaces_the_default_holdout():
     assert holdout_share(None, data(MIN_CALIBRATION_SAMPLES - 2)) == DEFAULT_HOLDOUT
     assert holdout_share(0.2, data(60)) == 0.2  # asked for explicitly
     assert holdout_share(0.0, data(0)) == 0.0
+
+
+def test_sample_scores__proposes_from_the_run_s_recorded_window(tmp_path):
+    run_dir = make_run(tmp_path, n_train=120, n_holdout=80, epochs=8, noise=0.3)
+    last_five = scores.sample_scores(run_dir)
+    config = runlog.read_config(run_dir)
+    dataclasses.replace(config, proposal_window=0).save(run_dir / runlog.CONFIG)
+    every = scores.sample_scores(run_dir)
+
+    pd.testing.assert_frame_equal(every, scores.sample_scores(run_dir, window=0))
+    pd.testing.assert_frame_equal(last_five, scores.sample_scores(run_dir, window=5))
+    assert not every["confidence"].equals(last_five["confidence"])
+    # the window only moves proposals; the ranking is over all epochs either way
+    assert every["suspicion"].equals(last_five["suspicion"])
+
+
+def test_train_config__the_proposal_window_is_a_scoring_option():
+    config = TrainConfig(proposal_window=0)
+    assert config.to_dict()["proposal_window"] == 0
+    assert "proposal_window" not in config.training_dict()
+    assert config.training_dict() == TrainConfig().training_dict()
+    with pytest.raises(CuratorError, match="--proposal-window must be 0"):
+        TrainConfig(proposal_window=-1)
 
 
 def test_sample_scores__without_a_holdout_confidence_is_uncalibrated(tmp_path):

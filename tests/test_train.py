@@ -123,6 +123,18 @@ def test_resume__refuses_another_config(tiny_folder, tmp_path):
         resume(run, {"beta": 0.5})
 
 
+def test_resume__of_a_finished_run_changes_its_proposal_window_without_training(tiny_folder,
+                                                                                  tmp_path):
+    run = train(tiny_config(tiny_folder, epochs=2), tmp_path / "run")
+    records = all_records(run)
+    resume(run, {"proposal_window": 1})
+
+    assert runlog.read_config(run).proposal_window == 1
+    pd.testing.assert_frame_equal(all_records(run), records)
+    assert runlog.read_metrics(run)["epoch"].tolist() == [1, 2]
+    pd.testing.assert_frame_equal(scores.sample_scores(run), scores.sample_scores(run, window=1))
+
+
 def test_train__refuses_an_existing_run(tiny_folder, tmp_path):
     run = train(tiny_config(tiny_folder, epochs=1), tmp_path / "run")
     with pytest.raises(RunError, match="already holds a run; add --resume"):

@@ -9,15 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from curator import runlog
-from curator.config import TrainConfig
+from curator.config import SCORING_OPTIONS, TrainConfig
 from curator.data.manifest import Manifest
 from curator.errors import RunError
 from curator.scn.model import build_model
 from curator.train.distributed import check_shares, joined
 from curator.train.trainer import Reporter, SilentReporter, Trainer
 
-# Options that may change when a run is resumed (they do not change what is computed on CPU).
-RESUMABLE_CHANGES = ("epochs", "device", "workers")
+# Options that may change when a run is resumed (they do not change what is computed on CPU;
+# the scoring options change only how review and export read the records).
+RESUMABLE_CHANGES = ("epochs", "device", "workers", *SCORING_OPTIONS)
 
 
 def train(config: TrainConfig, run_dir: Path, *, reporter: Reporter | None = None) -> Path:
