@@ -10,6 +10,8 @@ from curator_cli.main import app
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 runner = CliRunner()
+ONE_QUICK_EPOCH = ["--epochs", "1", "--backbone", "compact", "--no-pretrained", "--image-size", "32",
+                   "--device", "cpu"]
 
 
 def test_train_sample_data__a_record_for_every_sample_and_epoch_trained_or_held_out(tmp_path):
@@ -54,9 +56,8 @@ def test_train__a_path_with_square_brackets_is_named_in_full(tmp_path):
     assert result.exit_code == 1
     assert f"error: {data}: line 2: image {tmp_path / 'face[a1].png'} does not exist" in result.output
     run = tmp_path / "run[v2]"
-    result = runner.invoke(app, ["train", str(SAMPLE_DATA), "--out", str(run), "--epochs", "1",
-                                 "--backbone", "compact", "--no-pretrained", "--image-size", "32",
-                                 "--device", "cpu"], env={"COLUMNS": "500"})
+    result = runner.invoke(app, ["train", str(SAMPLE_DATA), "--out", str(run), *ONE_QUICK_EPOCH],
+                           env={"COLUMNS": "500"})
     assert result.exit_code == 0, result.output
     assert f"run written to {run};" in result.output
 
@@ -82,9 +83,8 @@ def test_train__skip_bad_lists_the_skipped_image_in_the_run(tmp_path):
     data = tmp_path / "labels.csv"
     pd.concat([labels, pd.DataFrame({"filepath": [str(broken)], "label": ["happy"]})]).to_csv(data, index=False)
     run = tmp_path / "run"
-    result = runner.invoke(app, ["train", str(data), "--out", str(run), "--skip-bad", "--epochs", "1",
-                                 "--backbone", "compact", "--no-pretrained", "--image-size", "32",
-                                 "--device", "cpu"])
+    result = runner.invoke(app, ["train", str(data), "--out", str(run), "--skip-bad",
+                                 *ONE_QUICK_EPOCH])
     assert result.exit_code == 0, result.output
     assert pd.read_csv(run / runlog.BAD_IMAGES)["filepath"].tolist() == [str(broken)]
     assert len(runlog.read_manifest(run).table) == len(labels)
@@ -110,9 +110,7 @@ def test_train__bad_option_value_names_the_option(tmp_path):
 
 def test_train__resume_changes_the_proposal_window_of_a_finished_run(tmp_path):
     run = tmp_path / "run"
-    result = runner.invoke(app, ["train", str(SAMPLE_DATA), "--out", str(run), "--epochs", "1",
-                                 "--backbone", "compact", "--no-pretrained", "--image-size", "32",
-                                 "--device", "cpu"])
+    result = runner.invoke(app, ["train", str(SAMPLE_DATA), "--out", str(run), *ONE_QUICK_EPOCH])
     assert result.exit_code == 0, result.output
     assert runlog.read_config(run).proposal_window == 5
     result = runner.invoke(app, ["train", "--out", str(run), "--resume", "--proposal-window", "-1"])
