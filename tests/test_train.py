@@ -9,6 +9,7 @@ from curator import runlog, scores
 from curator.config import TrainConfig
 from curator.errors import RunError
 from curator.train import checkpoint
+from curator.train import run as run_module
 from curator.train.run import resume, train
 
 
@@ -124,9 +125,15 @@ def test_resume__refuses_another_config(tiny_folder, tmp_path):
 
 
 def test_resume__of_a_finished_run_changes_its_proposal_window_without_training(tiny_folder,
-                                                                                  tmp_path):
+                                                                                  tmp_path,
+                                                                                  monkeypatch):
     run = train(tiny_config(tiny_folder, epochs=2), tmp_path / "run")
     records = all_records(run)
+
+    def no_trainer(*args, **kwargs):
+        raise AssertionError("a finished run needs no trainer (nor its model and weights)")
+
+    monkeypatch.setattr(run_module, "Trainer", no_trainer)
     resume(run, {"proposal_window": 1})
 
     assert runlog.read_config(run).proposal_window == 1

@@ -42,9 +42,13 @@ def resume(run_dir: Path, overrides: dict | None = None, *, reporter: Reporter |
     (e.g. more epochs); any other option that differs from config.json is refused."""
     run_dir = Path(run_dir)
     with joined() as group:
-        config, manifest = group.on_main(lambda: _reopen(run_dir, overrides or {}, group.world))
+        config, manifest, trained = group.on_main(
+            lambda: _reopen(run_dir, overrides or {}, group.world))
         reporter = reporter if reporter and group.is_main else SilentReporter()
-        Trainer(config, run_dir, manifest, reporter, group).fit(resume=True)
+        if trained:  # only the saved config changed (e.g. a scoring option): no model to build
+            reporter.note(f"all {config.epochs} epochs are trained; saved the new options")
+        else:
+            Trainer(config, run_dir, manifest, reporter, group).fit(resume=True)
     return run_dir
 
 
@@ -69,7 +73,9 @@ def _create(config: TrainConfig, run_dir: Path, world: int) -> tuple[TrainConfig
     return config, manifest, notes
 
 
-def _reopen(run_dir: Path, overrides: dict, world: int) -> tuple[TrainConfig, Manifest]:
+def _reopen(run_dir: Path, overrides: dict, world: int) -> tuple[TrainConfig, Manifest, bool]:
+    """The run's config with `overrides` (saved), its manifest, and whether it has finished all
+    of the config's epochs."""
     run_dir = runlog.require_run(run_dir)
     saved = runlog.read_config(run_dir)
     overrides = {k: v for k, v in overrides.items() if k != "data"}
@@ -84,4 +90,5 @@ def _reopen(run_dir: Path, overrides: dict, world: int) -> tuple[TrainConfig, Ma
     manifest = runlog.read_manifest(run_dir)
     check_shares(config.batch_size, int((manifest.table["split"] == "train").sum()), world)
     config.save(run_dir / runlog.CONFIG)
-    return config, manifest
+    info = runlog.read_info(run_dir)
+    return config, manifest, info["state"] == "finished" and info["epochs_done"] >= config.epochs
