@@ -29,8 +29,9 @@ calibrate. Evidence: docs/BENCHMARKS.md.
 - The proposal statistic q(c) of a class is its mean probability over the last `window` epochs
   in which the sample was trained on its *given* label (the run's `proposal_window`, default 5;
   0 = all of them): once SCN relabels a sample, training pulls it towards the new label and its
-  probabilities stop being independent evidence. The last 5 fixed more wrong labels per right
-  label changed on networks trained from scratch, all epochs on a face-recognition backbone
+  probabilities stop being independent evidence. The last 5 gave the higher net gain (wrong
+  labels fixed minus right ones changed) on networks trained from scratch, all epochs on a
+  face-recognition backbone
   (docs/BENCHMARKS.md, "`dlib_resnet` at a lower learning rate, and the proposal window").
 - `confidence` = calibrate(q(proposed)): an isotonic map from q to the probability that a class
   is the sample's label, fitted on the held-out part (validation rows and `holdout` samples,
