@@ -31,8 +31,8 @@ calibrate. Evidence: docs/BENCHMARKS.md.
   0 = all of them): once SCN relabels a sample, training pulls it towards the new label and its
   probabilities stop being independent evidence. The last 5 gave the higher net gain (wrong
   labels fixed minus right ones changed) on networks trained from scratch, all epochs on a
-  face-recognition backbone
-  (docs/BENCHMARKS.md, "`dlib_resnet` at a lower learning rate, and the proposal window").
+  face-recognition backbone (docs/BENCHMARKS.md, "`dlib_resnet` at a lower learning rate, and
+  the proposal window").
 - `confidence` = calibrate(q(proposed)): an isotonic map from q to the probability that a class
   is the sample's label, fitted on the held-out part (validation rows and `holdout` samples,
   whose q is out-of-sample) with their labels as targets. A run that holds out fewer than
