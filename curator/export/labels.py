@@ -15,10 +15,10 @@
 | held-out   | original    | a validation/test sample: not trained on, never scored (it only  |
 |            |             | calibrates `confidence`)                                         |
 
-A policy only acts on `pending` samples: review decisions always win. curator proposes a label
-only where its expected gain (calibrated confidence of the proposal minus that of the given
-label, `curator.scores`) is positive, so taking every proposal is the choice that maximises the
-expected number of right labels; `--min-confidence` trades some of that gain for precision.
+A policy only acts on `pending` samples: review decisions always win. Every proposal has a
+positive expected gain (calibrated confidence of the proposal minus that of the given label,
+`curator.scores`), so taking them all is expected to add right labels; `--min-confidence` trades
+some of that gain for precision.
 """
 
 from __future__ import annotations
