@@ -3,8 +3,8 @@ right ones?
 
 For each run directory with known truth (a `detect.py` cache run, or `curator train --truth`), every
 training sample proposes the class other than its given one with the highest mean probability
-over an epoch window, and the proposals are ranked by that class's mean probability minus the
-given label's. `curator.metrics.best_correction` then picks the threshold that corrects the most
+over an epoch window (p = SCN's weighted softmax, as curator's proposals read it), and the
+proposals are ranked by that class's mean probability minus the given label's. `curator.metrics.best_correction` then picks the threshold that corrects the most
 wrong labels while changing at most `--max-clean-share` of the right ones, knowing the truth: an
 upper bound for any proposal rule of that kind (curator's included). Printed beside it: the
 ceiling (wrong labels whose candidate is the truth, at any cost) and what curator's own
@@ -22,7 +22,7 @@ import numpy as np
 
 from curator import metrics, runlog
 from curator.config import TrainConfig
-from curator.scores import best_other_class, sample_scores
+from curator.scores import best_other_class, evidence_mean, sample_scores
 from detect_methods import training_records
 
 HEADER = ("| run | epochs | wrong | ceiling | last 5 epochs | all epochs | first half | "
@@ -40,16 +40,18 @@ def bound_row(run_dir: Path, max_clean_share: float) -> str:
     """One markdown row: each cell is the share of wrong labels corrected (right labels changed)."""
     if "truth" not in runlog.read_manifest(run_dir).table:
         raise SystemExit(f"{run_dir}: the run has no truth (train it with --truth)")
-    probs, given, truth = training_records(run_dir)
+    probs, weights, given, truth = training_records(run_dir)
     known = truth >= 0
-    probs, given, truth = probs[:, known], given[known], truth[known]
+    probs, weights, given, truth = probs[:, known], weights[:, known], given[known], truth[known]
     epochs, wrong = len(probs), given != truth
     last = TrainConfig.proposal_window  # the default window
     windows = {"last": slice(max(epochs - last, 0), epochs), "all": slice(0, epochs),
                "first half": slice(0, max(epochs // 2, 1))}
     cells, best_of = [], {}
     for name, window in windows.items():
-        best_of[name], lead = candidates(probs[window].mean(axis=0), given)
+        every = np.ones(weights[window].shape, bool)
+        mean = evidence_mean(probs[window], weights[window], every, 0)
+        best_of[name], lead = candidates(mean, given)
         share, changed = metrics.best_correction(given, best_of[name], lead, truth,
                                                  max_clean_share=max_clean_share)
         cells.append(f"{share:.2f} ({changed})")

@@ -197,22 +197,23 @@ def _scored_by_loss(run_dir: Path) -> tuple[np.ndarray, ...]:
     return loss, np.where(predicted != given, predicted, runlog.NO_LABEL), given, truth
 
 
-def training_records(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(probs (E, N, K), given (N,), truth (N,), -1 where unknown) of a run's training samples."""
+def training_records(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(probs (E, N, K), SCN weights (E, N), given (N,), truth (N,), -1 where unknown) of a run's
+    training samples."""
     raws = [runlog.read_raw_epoch(run_dir, e).sort_values("sample_id")
             for e in runlog.completed_epochs(run_dir)]
     if not raws:
         raise RunError(f"{run_dir}: no epoch has finished yet")
     columns = [c for c in raws[0].columns if c.startswith("prob_")]
     probs = np.stack([r[columns].to_numpy(np.float64) for r in raws])
+    weights = np.stack([r["weight"].to_numpy(np.float32) for r in raws])
     given = raws[-1]["given_label"].to_numpy(np.int64)
-    return probs, given, _truth(run_dir, raws[-1]["sample_id"].to_numpy())
+    return probs, weights, given, _truth(run_dir, raws[-1]["sample_id"].to_numpy())
 
 
 def _scored_by_margin(run_dir: Path) -> tuple[np.ndarray, ...]:
-    probs, given, truth = training_records(run_dir)
-    unit = np.ones(probs.shape[:2])  # plain CE: no attention weights
-    given_mean, other_mean = given_and_best_other(probs, given, unit)
+    probs, weights, given, truth = training_records(run_dir)
+    given_mean, other_mean = given_and_best_other(probs, given, weights)  # plain CE: all 1
     margin = given_mean - other_mean  # the Area Under the Margin
     k = int(((given != truth) & (truth >= 0)).sum())
     recent = best_other_class(probs[-5:].mean(axis=0), given)
