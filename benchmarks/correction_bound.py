@@ -4,9 +4,10 @@ right ones?
 For each run directory with known truth (a `detect.py` cache run, or `curator train --truth`), every
 training sample proposes the class other than its given one with the highest mean probability
 over an epoch window (p = SCN's weighted softmax, as curator's proposals read it), and the
-proposals are ranked by that class's mean probability minus the given label's. `curator.metrics.best_correction` then picks the threshold that corrects the most
-wrong labels while changing at most `--max-clean-share` of the right ones, knowing the truth: an
-upper bound for any proposal rule of that kind (curator's included). Printed beside it: the
+proposals are ranked by that class's mean probability minus the given label's.
+`curator.metrics.best_correction` then picks the threshold that corrects the most wrong labels
+while changing at most `--max-clean-share` of the right ones, knowing the truth: an upper bound
+for any proposal rule of that kind (curator's included). Printed beside it: the
 ceiling (wrong labels whose candidate is the truth, at any cost) and what curator's own
 proposals (`sample_scores`) did.
 
