@@ -219,6 +219,7 @@ def test_sample_scores__proposes_past_the_lead_and_flags_only_faces_without_one(
     monkeypatch.setattr(scores, "PROPOSAL_LEAD", 1.0)  # no class can lead by more than 1
     assert scores.sample_scores(run_dir)["proposed_label"].isna().all()
 
+
 def test_sample_scores__validation_rows_calibrate_and_are_not_scored(tmp_path):
     frame = scores.sample_scores(make_run(tmp_path, n_train=120, n_val=60, epochs=4, noise=0.3))
     assert frame.attrs["calibrated"] is True
