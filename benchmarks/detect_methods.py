@@ -156,7 +156,8 @@ def detect(method: str, replicate: Replicate, budget: Budget, runs: Runs) -> Det
     started = time.perf_counter()
     extra = {}
     if method in ("curator", "curator-on-ce"):
-        scores = sample_scores(run_dir, window=config.proposal_window)  # a reused run may differ
+        # a reused run may have been scored otherwise
+        scores = sample_scores(run_dir, window=config.proposal_window, rule=config.proposal_rule)
         suspicion, proposed = scores["suspicion"].to_numpy(np.float64), _codes(scores["proposed_label"])
         given, truth = _codes(scores["given_label"]), _codes(scores["truth"])
         extra = {"filepaths": scores["filepath"].to_numpy(),

@@ -46,6 +46,7 @@ def train(
     relabel_scope: Annotated[Optional[str], Opt(help="low (paper) or batch (authors' code).")] = None,
     relabel: Annotated[bool, Opt("--relabel/--no-relabel", help="Apply SCN's relabels during training (recorded either way; off by default, see docs/BENCHMARKS.md).")] = False,
     proposal_window: Annotated[int, Opt(help="Proposals from each sample's mean probabilities over its last N epochs trained on its given label; 0 = every epoch (better from a face-recognition backbone, README). Scoring only: --resume may change it.")] = 5,
+    proposal_rule: Annotated[str, Opt(help="lead: propose where the best other class's mean probability beats the given label's by more than 0.25 | ratio: where it is more than 2.2 times the given label's (fixes more from a face-recognition backbone, more wrong proposals from a weak network; README). Scoring only: --resume may change it.")] = "lead",
     recipe: Annotated[str, Opt(help="paper (SGD, steps at 15/30, 40 epochs) | authors-code (Adam, exp 0.9).")] = "paper",
     optimizer: Annotated[Optional[str], Opt(help="sgd | adam (default: from --recipe)")] = None,
     lr: Annotated[Optional[float], Opt(help="Learning rate (default: from --recipe). SCN's classifier starts with about a quarter of plain CE's gradient: from a pretrained backbone give it a larger rate than --method ce (README).")] = None,
@@ -77,7 +78,7 @@ def train(
         backbone=backbone, pretrained=pretrained, weights=weights, drop_rate=drop_rate, beta=beta,
         margin_1=margin_1, learn_margin=learn_margin, gamma=gamma, margin_2=margin_2,
         relabel_epoch=relabel_epoch, relabel_scope=relabel_scope, relabel=relabel,
-        proposal_window=proposal_window,
+        proposal_window=proposal_window, proposal_rule=proposal_rule,
         optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
         milestones=milestones, lr_decay=lr_decay, epochs=epochs, batch_size=batch_size,
         device=device, amp=amp, workers=workers, seed=seed, recipe=recipe)

@@ -20,9 +20,10 @@ RELABEL_SCOPES = ("low", "batch")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("step", "exponential")
 DEVICES = ("auto", "cpu", "cuda")
+PROPOSAL_RULES = ("lead", "ratio")
 # Options that change how a run's records are scored, not what it trains: a run's training is the
 # same whatever they are (`training_dict`), and `--resume` may change them.
-SCORING_OPTIONS = ("proposal_window",)
+SCORING_OPTIONS = ("proposal_window", "proposal_rule")
 
 # Optimiser bundles. `paper`: Sec. 3.5 of Wang et al. 2020; `authors-code`: the defaults of the
 # authors' train.py (Adam, ExponentialLR 0.9, batch 64, delta_1 = 0.07 tuned for that batch).
@@ -72,6 +73,7 @@ class TrainConfig:
     relabel: bool = False  # the rule is recorded every epoch; applying it is opt-in (BENCHMARKS.md)
     # scoring (SCORING_OPTIONS: how review and export read the records, not how training runs)
     proposal_window: int = 5  # epochs whose mean probabilities propose relabels; 0 = every epoch
+    proposal_rule: str = "lead"  # how far the best other class must beat the given one (scores.py)
     # optimisation
     recipe: str = "paper"
     optimizer: str = "sgd"
@@ -95,6 +97,7 @@ class TrainConfig:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("device", self.device, DEVICES)
+        _check_choice("proposal-rule", self.proposal_rule, PROPOSAL_RULES)
         _check_range("beta", self.beta, 0.0, 1.0, open_ends=True)
         _check_range("gamma", self.gamma, 0.0, 1.0)
         _check_range("margin-1", self.margin_1, 0.0, 1.0)

@@ -38,13 +38,17 @@ calibrate. Evidence: docs/BENCHMARKS.md.
   whose q is out-of-sample) with their labels as targets. A run that holds out fewer than
   MIN_CALIBRATION_SAMPLES (`--holdout 0` and no validation data) keeps q itself, uncalibrated.
 - `proposed_label` = the class other than the given one with the highest q, proposed where its
-  q leads the given label's by more than `PROPOSAL_LEAD` and its expected gain
+  q beats the given label's by the run's `proposal_rule` and its expected gain
   calibrate(q(proposed)) - calibrate(q(given)) is positive; `expected_gain` is that difference.
-  Against the earlier rule (a positive gain, no proposal for ambiguous faces) it fixed more
-  wrong labels on every family of benchmark runs and raised the net gain on all but one (level
-  there); on `dlib_resnet`'s recipe it also changed fewer right labels, elsewhere more. The
-  weighted softmax ranks proposals better than the plain one (docs/BENCHMARKS.md, "One line on
-  the lead").
+  `lead` (the default): q(proposed) - q(given) > 0.25 (`PROPOSAL_LINES`). Against the earlier rule (a
+  positive gain, no proposal for ambiguous faces) it fixed more wrong labels on every family of
+  benchmark runs and raised the net gain on all but one (level there). `ratio`: q(proposed) / q(given)
+  > 2.2. A rightly labelled face that the network confuses with one other
+  class keeps a larger q(given) than a wrong label does at the same lead, so on a sharp network
+  (`dlib_resnet`'s recipe) the ratio fixes more wrong labels for the same right ones changed; on a
+  weak network, whose q(given) is small for right labels too, it changes many more right labels
+  (docs/BENCHMARKS.md, "One line on the lead" and "The ratio rule"). The weighted softmax ranks
+  proposals better than the plain one.
 - `ambiguous` = no proposal, and no class, the given one included, reaches q = 0.5, or the face's
   SCN weight history is among the lowest `AMBIGUOUS_SHARE` of its part and the best other
   class's confidence stays under `CONFIDENT_PROPOSAL`: the network cannot tell what the face
@@ -63,8 +67,9 @@ from curator import runlog
 from curator.calibration import MIN_CALIBRATION_SAMPLES, IsotonicMap, fit_isotonic
 from curator.errors import RunError
 
-# A proposal needs its class's q to lead the given label's by more than this (docs/BENCHMARKS.md).
-PROPOSAL_LEAD = 0.25
+# A proposal needs its class's q to beat the given label's by more than this `proposal_margin`:
+# a lead of 0.25 (rule `lead`) or 2.2 times (rule `ratio`; docs/BENCHMARKS.md).
+PROPOSAL_LINES = {"lead": 0.25, "ratio": 2.2}
 # A face without a proposal whose best class stays under even odds is flagged as ambiguous,
 AMBIGUOUS_BELOW = 0.5
 # ... and so is each part's lowest-weight fifth,
@@ -87,9 +92,11 @@ class Part:
     evidence: np.ndarray
 
 
-def sample_scores(run_dir: Path, *, window: int | None = None) -> pd.DataFrame:
+def sample_scores(run_dir: Path, *, window: int | None = None, rule: str | None = None
+                  ) -> pd.DataFrame:
     """One row per scored sample (training and held-out): labels, SCN weights, scores, proposal.
-    `window`: the proposal window (0 = every epoch); default: the run's `proposal_window`.
+    `window`: the proposal window (0 = every epoch), `rule`: the proposal rule (`lead`, `ratio`);
+    by default the run's `proposal_window` and `proposal_rule`.
 
     Columns: sample_id, filepath, split, given_label, scn_label (SCN's label after its own
     relabels), pred_label, pred_prob, scn_weight, scn_weight_history (list), scn_low_epochs,
@@ -99,8 +106,9 @@ def sample_scores(run_dir: Path, *, window: int | None = None) -> pd.DataFrame:
     """
     run_dir = runlog.require_run(run_dir)
     manifest = runlog.read_manifest(run_dir)
-    if window is None:
-        window = runlog.read_config(run_dir).proposal_window
+    config = runlog.read_config(run_dir)
+    window = config.proposal_window if window is None else window
+    rule = config.proposal_rule if rule is None else rule
     epochs = runlog.completed_epochs(run_dir)
     raws = [runlog.read_raw_epoch(run_dir, e).sort_values("sample_id") for e in epochs]
     if not raws:
@@ -121,13 +129,13 @@ def sample_scores(run_dir: Path, *, window: int | None = None) -> pd.DataFrame:
         scored = manifest.table["split"].to_numpy()[held.sample_id] == "holdout"
         held, q_held = _subset(held, scored), q_held[scored]
 
-    train_frame = _score_part(trained, q_trained, calibrate)
+    train_frame = _score_part(trained, q_trained, calibrate, rule)
     last = raws[-1]
     train_frame["scn_label"] = last["current_label"].to_numpy()
     train_frame["scn_low_epochs"] = (~np.stack([r["high"].to_numpy(bool) for r in raws])).sum(axis=0)
     frames = [train_frame]
     if held is not None and len(held.given):
-        held_frame = _score_part(held, q_held, calibrate)
+        held_frame = _score_part(held, q_held, calibrate, rule)
         held_frame["suspicion"] = match_quantiles(held_frame["suspicion"].to_numpy(),
                                                   train_frame["suspicion"].to_numpy())
         held_frame["scn_label"] = held.given
@@ -228,10 +236,19 @@ def best_other_class(q: np.ndarray, given: np.ndarray) -> np.ndarray:
     return others.argmax(axis=1)
 
 
-def propose(q: np.ndarray, given: np.ndarray, calibrate: IsotonicMap | None
+def proposal_margin(q_best: np.ndarray, q_given: np.ndarray, rule: str) -> np.ndarray:
+    """How far q_best beats q_given by the proposal `rule`: their difference (`lead`) or their
+    ratio (`ratio`; infinite where q_given is 0)."""
+    if rule == "ratio":
+        with np.errstate(divide="ignore"):
+            return q_best / q_given
+    return q_best - q_given
+
+
+def propose(q: np.ndarray, given: np.ndarray, calibrate: IsotonicMap | None, rule: str = "lead"
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Best other class by `q` (N, K), where its q leads the given label's by more than
-    PROPOSAL_LEAD and its expected gain over the given label is positive.
+    """Best other class by `q` (N, K), where its `proposal_margin` over the given label passes the
+    rule's line in PROPOSAL_LINES and its expected gain over the given label is positive.
 
     Returns (proposed class index or -1, confidence of the best other class, expected gain).
     """
@@ -240,8 +257,8 @@ def propose(q: np.ndarray, given: np.ndarray, calibrate: IsotonicMap | None
     scale = calibrate if calibrate is not None else (lambda x: np.asarray(x, np.float64))
     confidence = scale(q[rows, best])
     gain = confidence - scale(q[rows, given])
-    leads = q[rows, best] - q[rows, given] > PROPOSAL_LEAD
-    return np.where(leads & (gain > 0), best, runlog.NO_LABEL), confidence, gain
+    beats = proposal_margin(q[rows, best], q[rows, given], rule) > PROPOSAL_LINES[rule]
+    return np.where(beats & (gain > 0), best, runlog.NO_LABEL), confidence, gain
 
 
 def match_quantiles(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -278,11 +295,13 @@ def _calibration(held: Part, q: np.ndarray) -> IsotonicMap | None:
     return fit_isotonic(q.ravel(), is_label.ravel())
 
 
-def _score_part(part: Part, q: np.ndarray, calibrate: IsotonicMap | None) -> pd.DataFrame:
-    """The scores of one part, from its records and its proposal statistic q (N, K)."""
+def _score_part(part: Part, q: np.ndarray, calibrate: IsotonicMap | None, rule: str
+                ) -> pd.DataFrame:
+    """The scores of one part, from its records, its proposal statistic q (N, K) and the
+    proposal rule."""
     low_weight = low_weight_score(part.weights)
     given_mean, other_mean = given_and_best_other(part.probs, part.given, part.weights)
-    proposed, confidence, gain = propose(q, part.given, calibrate)
+    proposed, confidence, gain = propose(q, part.given, calibrate, rule)
     ambiguous = ambiguous_mask(q, low_weight, confidence, proposed)
     final = part.probs[-1]
     pred = final.argmax(axis=1)

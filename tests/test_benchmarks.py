@@ -1,6 +1,7 @@
 """The benchmark harness on tiny data: detection results in range, cached runs rescored, data splits
 and noise as documented, and the speed/size scripts still run. No timing is asserted."""
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import detect  # noqa: E402
 import run_size  # noqa: E402
 import step_time  # noqa: E402
 from detect_data import load_base, make_replicate  # noqa: E402
+from curator import runlog  # noqa: E402
 from curator.errors import TrainingError  # noqa: E402
 
 CLASSES = ("happy", "sad", "angry")
@@ -83,6 +85,17 @@ def test_detect__rescore_reuses_the_cached_runs(smoke_out, capsys):
     after = pd.read_csv(smoke_out / "results.csv")
     columns = ["method", "auroc", "precision_at_k", "corrected", "clean_changed", "train_seconds"]
     pd.testing.assert_frame_equal(before[columns], after[columns])
+
+
+def test_detect__scoring_options_score_both_curator_methods_and_keep_the_cache_key(tmp_path):
+    data = tmp_path / "train.csv"
+    budget = detect.budget_from(detect.parse_args(
+        ["digits", "--scn-option", 'proposal_rule="ratio"', "--scn-option", "proposal_window=0"]))
+    scn, ce = (budget.config(data, method=m, seed=0) for m in ("scn", "ce"))
+    assert (scn.proposal_rule, scn.proposal_window) == (ce.proposal_rule, ce.proposal_window) == (
+        "ratio", 0)
+    plain = detect.budget_from(detect.parse_args(["digits"])).config(data, method="scn", seed=0)
+    assert scn.training_dict() == plain.training_dict()  # the cached runs are re-scored, not retrained
 
 
 def test_detect__budget_starts_from_scratch_unless_pretrained_is_asked(tmp_path):
@@ -191,6 +204,22 @@ def test_correction_bound__one_row_per_run_with_shares_in_range(tmp_path, capsys
         assert 0.0 <= share <= 1.0
     # at most 2% of 30 right labels: no right label may change
     assert all(cell.endswith("(0)") for cell in cells[4:7])
+
+
+def test_correction_bound__ranks_by_the_run_s_proposal_rule_unless_told(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from synthetic_run import make_run
+
+    def row(*options: str) -> str:
+        correction_bound.main([str(run_dir), "--max-clean-share", "0.1", *options])
+        return capsys.readouterr().out.strip().splitlines()[-1]
+
+    run_dir = make_run(tmp_path, n_train=120, n_holdout=80, epochs=6, noise=0.3)
+    lead, ratio = row(), row("--rule", "ratio")
+    assert lead == row("--rule", "lead") and ratio != lead
+    config = runlog.read_config(run_dir)
+    dataclasses.replace(config, proposal_rule="ratio").save(run_dir / runlog.CONFIG)
+    assert row() == ratio
 
 
 def _summary_row(method: str, auroc: float) -> dict:

@@ -108,7 +108,7 @@ def test_train__bad_option_value_names_the_option(tmp_path):
     assert "--relabel-scope must be one of low, batch" in result.output
 
 
-def test_train__resume_changes_the_proposal_window_of_a_finished_run(tmp_path):
+def test_train__resume_changes_the_proposal_window_and_rule_of_a_finished_run(tmp_path):
     run = tmp_path / "run"
     result = runner.invoke(app, ["train", str(SAMPLE_DATA), "--out", str(run), *ONE_QUICK_EPOCH])
     assert result.exit_code == 0, result.output
@@ -118,6 +118,13 @@ def test_train__resume_changes_the_proposal_window_of_a_finished_run(tmp_path):
     assert result.output.startswith("error: --proposal-window must be 0 (every epoch) or more")
     result = runner.invoke(app, ["train", "--out", str(run), "--resume", "--proposal-window", "0"])
     assert result.exit_code == 0, result.output
+    assert runlog.read_config(run).proposal_window == 0
+    result = runner.invoke(app, ["train", "--out", str(run), "--resume", "--proposal-rule", "odds"])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: --proposal-rule must be one of lead, ratio")
+    result = runner.invoke(app, ["train", "--out", str(run), "--resume", "--proposal-rule", "ratio"])
+    assert result.exit_code == 0, result.output
+    assert runlog.read_config(run).proposal_rule == "ratio"
     assert runlog.read_config(run).proposal_window == 0
     assert runlog.completed_epochs(run) == [1]
 

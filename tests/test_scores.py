@@ -131,7 +131,7 @@ def test_propose__only_past_the_lead_and_where_the_calibrated_gain_is_positive()
                   [0.25, 0.52, 0.23], [0.1, 0.45, 0.45]])
     given = np.zeros(6, int)
     proposed, confidence, gain = scores.propose(q, given, None)
-    # leads 0.5, -0.3, 0.05, 0.25 (not more than PROPOSAL_LEAD), 0.27, 0.35
+    # leads 0.5, -0.3, 0.05, 0.25 (not more than the line), 0.27, 0.35
     np.testing.assert_array_equal(proposed, [1, -1, -1, -1, 1, 1])
     np.testing.assert_allclose(confidence, [0.7, 0.3, 0.45, 0.5, 0.52, 0.45])
     np.testing.assert_allclose(gain, [0.5, -0.3, 0.05, 0.25, 0.27, 0.35])
@@ -140,6 +140,22 @@ def test_propose__only_past_the_lead_and_where_the_calibrated_gain_is_positive()
     # the last face leads by 0.35, but 0.1 and 0.45 both map to 0: no expected gain
     np.testing.assert_array_equal(proposed, [1, -1, -1, -1, 1, -1])
     np.testing.assert_allclose(confidence, [0.4, 0.0, 0.0, 0.0, 0.04, 0.0])
+
+
+def test_propose__the_ratio_rule_compares_q_by_ratio_instead_of_lead():
+    q = np.array([[0.2, 0.45, 0.35, 0.0], [0.25, 0.55, 0.2, 0.0], [0.1, 0.3, 0.3, 0.3],
+                  [0.5, 0.45, 0.05, 0.0]])
+    given = np.zeros(4, int)
+    # ratios 2.25, 2.2 (not more than the line), 3, 0.9; leads 0.25, 0.3, 0.2, -0.05
+    np.testing.assert_array_equal(scores.propose(q, given, None, "ratio")[0], [1, -1, 1, -1])
+    np.testing.assert_array_equal(scores.propose(q, given, None, "lead")[0], [-1, 1, -1, -1])
+    np.testing.assert_array_equal(scores.propose(q, given, None)[0], [-1, 1, -1, -1])
+
+
+def test_proposal_margin__difference_or_ratio():
+    q_best, q_given = np.array([0.6, 0.3, 0.2]), np.array([0.2, 0.3, 0.0])
+    np.testing.assert_allclose(scores.proposal_margin(q_best, q_given, "lead"), [0.4, 0.0, 0.2])
+    np.testing.assert_allclose(scores.proposal_margin(q_best, q_given, "ratio"), [3.0, 1.0, np.inf])
 
 
 def test_ambiguous_mask__unsure_faces_and_unconfident_lowest_weights():
@@ -210,13 +226,13 @@ def test_sample_scores__proposes_past_the_lead_and_flags_only_faces_without_one(
     assert not frame.loc[has, "ambiguous"].any()
     right = frame.loc[has, "proposed_label"].astype(str) == frame.loc[has, "truth"].astype(str)
     assert right.mean() > 0.5  # the fixture's flips lose probability: proposals mostly fix them
-    monkeypatch.setattr(scores, "PROPOSAL_LEAD", 0.0)
+    monkeypatch.setitem(scores.PROPOSAL_LINES, "lead", 0.0)
     looser = scores.sample_scores(run_dir)
     more = looser["proposed_label"].notna()
     assert more.sum() > has.sum() and (more | ~has).all()
     assert looser.loc[has, "proposed_label"].astype(str).equals(
         frame.loc[has, "proposed_label"].astype(str))
-    monkeypatch.setattr(scores, "PROPOSAL_LEAD", 1.0)  # no class can lead by more than 1
+    monkeypatch.setitem(scores.PROPOSAL_LINES, "lead", 1.0)  # no class can lead by more than 1
     assert scores.sample_scores(run_dir)["proposed_label"].isna().all()
 
 
@@ -254,13 +270,31 @@ def test_sample_scores__proposes_from_the_run_s_recorded_window(tmp_path):
     assert every["suspicion"].equals(last_five["suspicion"])
 
 
-def test_train_config__the_proposal_window_is_a_scoring_option():
-    config = TrainConfig(proposal_window=0)
+def test_sample_scores__proposes_by_the_run_s_recorded_rule(tmp_path):
+    run_dir = make_run(tmp_path, n_train=120, n_holdout=80, epochs=8, noise=0.3)
+    lead = scores.sample_scores(run_dir)
+    config = runlog.read_config(run_dir)
+    dataclasses.replace(config, proposal_rule="ratio").save(run_dir / runlog.CONFIG)
+    ratio = scores.sample_scores(run_dir)
+
+    pd.testing.assert_frame_equal(ratio, scores.sample_scores(run_dir, rule="ratio"))
+    pd.testing.assert_frame_equal(lead, scores.sample_scores(run_dir, rule="lead"))
+    assert not ratio["proposed_label"].astype(str).equals(lead["proposed_label"].astype(str))
+    # the rule only moves proposals; the ranking is the same either way
+    assert ratio["suspicion"].equals(lead["suspicion"])
+
+
+def test_train_config__the_proposal_window_and_rule_are_scoring_options():
+    config = TrainConfig(proposal_window=0, proposal_rule="ratio")
     assert config.to_dict()["proposal_window"] == 0
+    assert config.to_dict()["proposal_rule"] == "ratio"
     assert "proposal_window" not in config.training_dict()
+    assert "proposal_rule" not in config.training_dict()
     assert config.training_dict() == TrainConfig().training_dict()
     with pytest.raises(CuratorError, match="--proposal-window must be 0"):
         TrainConfig(proposal_window=-1)
+    with pytest.raises(CuratorError, match="--proposal-rule must be one of lead, ratio; got 'odds'"):
+        TrainConfig(proposal_rule="odds")
 
 
 def test_sample_scores__without_a_holdout_confidence_is_uncalibrated(tmp_path):
