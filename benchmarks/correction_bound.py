@@ -13,7 +13,8 @@ for any proposal rule of that kind (curator's included). Printed beside it: the
 ceiling (wrong labels whose candidate is the truth, at any cost) and what curator's own
 proposals (`sample_scores`) did.
 
-    python benchmarks/correction_bound.py RUN_DIR [RUN_DIR ...] [--max-clean-share 0.02] [--rule ratio]
+    python benchmarks/correction_bound.py RUN_DIR [RUN_DIR ...] [--max-clean-share 0.02]
+        [--rule lead|ratio]
 """
 
 from __future__ import annotations

@@ -40,15 +40,15 @@ calibrate. Evidence: docs/BENCHMARKS.md.
 - `proposed_label` = the class other than the given one with the highest q, proposed where its
   q beats the given label's by the run's `proposal_rule` and its expected gain
   calibrate(q(proposed)) - calibrate(q(given)) is positive; `expected_gain` is that difference.
-  `lead` (the default): q(proposed) - q(given) > 0.25 (`PROPOSAL_LINES`). Against the earlier rule (a
-  positive gain, no proposal for ambiguous faces) it fixed more wrong labels on every family of
-  benchmark runs and raised the net gain on all but one (level there). `ratio`: q(proposed) / q(given)
-  > 2.2. A rightly labelled face that the network confuses with one other
+  `lead` (the default): q(proposed) - q(given) > 0.25 (`PROPOSAL_LINES`). Against the earlier
+  rule (a positive gain, no proposal for ambiguous faces) it fixed more wrong labels on every
+  family of benchmark runs and raised the net gain on all but one (level there). `ratio`:
+  q(proposed) / q(given) > 2.2. A rightly labelled face that the network confuses with one other
   class keeps a larger q(given) than a wrong label does at the same lead, so on a sharp network
-  (`dlib_resnet`'s recipe) the ratio fixes more wrong labels for the same right ones changed; on a
-  weak network, whose q(given) is small for right labels too, it changes many more right labels
-  (docs/BENCHMARKS.md, "One line on the lead" and "The ratio rule"). The weighted softmax ranks
-  proposals better than the plain one.
+  (`dlib_resnet`'s recipe) the ratio fixes more wrong labels for about as many right ones
+  changed; on a weak network, whose q(given) is small for right labels too, it changes many more
+  right labels (docs/BENCHMARKS.md, "One line on the lead" and "The ratio rule"). The weighted
+  softmax ranks proposals better than the plain one.
 - `ambiguous` = no proposal, and no class, the given one included, reaches q = 0.5, or the face's
   SCN weight history is among the lowest `AMBIGUOUS_SHARE` of its part and the best other
   class's confidence stays under `CONFIDENT_PROPOSAL`: the network cannot tell what the face
@@ -239,10 +239,12 @@ def best_other_class(q: np.ndarray, given: np.ndarray) -> np.ndarray:
 def proposal_margin(q_best: np.ndarray, q_given: np.ndarray, rule: str) -> np.ndarray:
     """How far q_best beats q_given by the proposal `rule`: their difference (`lead`) or their
     ratio (`ratio`; infinite where q_given is 0)."""
+    if rule == "lead":
+        return q_best - q_given
     if rule == "ratio":
         with np.errstate(divide="ignore"):
             return q_best / q_given
-    return q_best - q_given
+    raise ValueError(f"unknown proposal rule {rule!r}; choose one of: {', '.join(PROPOSAL_LINES)}")
 
 
 def propose(q: np.ndarray, given: np.ndarray, calibrate: IsotonicMap | None, rule: str = "lead"

@@ -156,6 +156,8 @@ def test_proposal_margin__difference_or_ratio():
     q_best, q_given = np.array([0.6, 0.3, 0.2]), np.array([0.2, 0.3, 0.0])
     np.testing.assert_allclose(scores.proposal_margin(q_best, q_given, "lead"), [0.4, 0.0, 0.2])
     np.testing.assert_allclose(scores.proposal_margin(q_best, q_given, "ratio"), [3.0, 1.0, np.inf])
+    with pytest.raises(ValueError, match="unknown proposal rule 'odds'; choose one of: lead, ratio"):
+        scores.proposal_margin(q_best, q_given, "odds")
 
 
 def test_ambiguous_mask__unsure_faces_and_unconfident_lowest_weights():
