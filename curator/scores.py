@@ -46,7 +46,7 @@ calibrate. Evidence: docs/BENCHMARKS.md.
   q(proposed) / q(given) > 2.2. A rightly labelled face that the network confuses with one other
   class keeps a larger q(given) than a wrong label does at the same lead, so on a sharp network
   (`dlib_resnet`'s recipe) the ratio fixes more wrong labels for about as many right ones
-  changed; on a weak network, whose q(given) is small for right labels too, it changes many more
+  changed; on a weak network, whose q(given) is small for right labels too, it changes more
   right labels (docs/BENCHMARKS.md, "One line on the lead" and "The ratio rule"). The weighted
   softmax ranks proposals better than the plain one.
 - `ambiguous` = no proposal, and no class, the given one included, reaches q = 0.5, or the face's
