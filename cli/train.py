@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from curator.config import PROPOSAL_LINES
 from curator_cli.common import plain_console, user_errors
 
 Opt = typer.Option
@@ -46,7 +47,7 @@ def train(
     relabel_scope: Annotated[Optional[str], Opt(help="low (paper) or batch (authors' code).")] = None,
     relabel: Annotated[bool, Opt("--relabel/--no-relabel", help="Apply SCN's relabels during training (recorded either way; off by default, see docs/BENCHMARKS.md).")] = False,
     proposal_window: Annotated[int, Opt(help="Proposals from each sample's mean probabilities over its last N epochs trained on its given label; 0 = every epoch (better from a face-recognition backbone, README). Scoring only: --resume may change it.")] = 5,
-    proposal_rule: Annotated[str, Opt(help="lead: propose where the best other class's mean probability beats the given label's by more than 0.25 | ratio: where it is more than 2.2 times the given label's (fixes more from a face-recognition backbone, more wrong proposals from a weak network; README). Scoring only: --resume may change it.")] = "lead",
+    proposal_rule: Annotated[str, Opt(help=f"lead: propose where the best other class's mean probability beats the given label's by more than {PROPOSAL_LINES['lead']} | ratio: where it is more than {PROPOSAL_LINES['ratio']} times the given label's (fixes more from a face-recognition backbone, more wrong proposals from a weak network; README). Scoring only: --resume may change it.")] = "lead",
     recipe: Annotated[str, Opt(help="paper (SGD, steps at 15/30, 40 epochs) | authors-code (Adam, exp 0.9).")] = "paper",
     optimizer: Annotated[Optional[str], Opt(help="sgd | adam (default: from --recipe)")] = None,
     lr: Annotated[Optional[float], Opt(help="Learning rate (default: from --recipe). SCN's classifier starts with about a quarter of plain CE's gradient: from a pretrained backbone give it a larger rate than --method ce (README).")] = None,

@@ -20,7 +20,10 @@ RELABEL_SCOPES = ("low", "batch")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("step", "exponential")
 DEVICES = ("auto", "cpu", "cuda")
-PROPOSAL_RULES = ("lead", "ratio")
+# Proposal rule -> its line: a proposal needs its class's mean probability to beat the given
+# label's by more than this, as a difference (`lead`) or a ratio (`ratio`; curator/scores.py).
+PROPOSAL_LINES = {"lead": 0.25, "ratio": 2.2}
+PROPOSAL_RULES = tuple(PROPOSAL_LINES)
 # Options that change how a run's records are scored, not what it trains: a run's training is the
 # same whatever they are (`training_dict`), and `--resume` may change them.
 SCORING_OPTIONS = ("proposal_window", "proposal_rule")

@@ -40,7 +40,7 @@ calibrate. Evidence: docs/BENCHMARKS.md.
 - `proposed_label` = the class other than the given one with the highest q, proposed where its
   q beats the given label's by the run's `proposal_rule` and its expected gain
   calibrate(q(proposed)) - calibrate(q(given)) is positive; `expected_gain` is that difference.
-  `lead` (the default): q(proposed) - q(given) > 0.25 (`PROPOSAL_LINES`). Against the earlier
+  `lead` (the default): q(proposed) - q(given) > 0.25 (`config.PROPOSAL_LINES`). Against the earlier
   rule (a positive gain, no proposal for ambiguous faces) it fixed more wrong labels on every
   family of benchmark runs and raised the net gain on all but one (level there). `ratio`:
   q(proposed) / q(given) > 2.2. A rightly labelled face that the network confuses with one other
@@ -65,11 +65,9 @@ import pandas as pd
 
 from curator import runlog
 from curator.calibration import MIN_CALIBRATION_SAMPLES, IsotonicMap, fit_isotonic
+from curator.config import PROPOSAL_LINES
 from curator.errors import RunError
 
-# A proposal needs its class's q to beat the given label's by more than this `proposal_margin`:
-# a lead of 0.25 (rule `lead`) or 2.2 times (rule `ratio`; docs/BENCHMARKS.md).
-PROPOSAL_LINES = {"lead": 0.25, "ratio": 2.2}
 # A face without a proposal whose best class stays under even odds is flagged as ambiguous,
 AMBIGUOUS_BELOW = 0.5
 # ... and so is each part's lowest-weight fifth,

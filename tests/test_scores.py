@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curator import runlog, scores
+from curator import config, runlog, scores
 from curator.calibration import MIN_CALIBRATION_SAMPLES, fit_isotonic
 from curator.config import TrainConfig
 from curator.data import manifest as manifest_module
@@ -228,13 +228,13 @@ def test_sample_scores__proposes_past_the_lead_and_flags_only_faces_without_one(
     assert not frame.loc[has, "ambiguous"].any()
     right = frame.loc[has, "proposed_label"].astype(str) == frame.loc[has, "truth"].astype(str)
     assert right.mean() > 0.5  # the fixture's flips lose probability: proposals mostly fix them
-    monkeypatch.setitem(scores.PROPOSAL_LINES, "lead", 0.0)
+    monkeypatch.setitem(config.PROPOSAL_LINES, "lead", 0.0)
     looser = scores.sample_scores(run_dir)
     more = looser["proposed_label"].notna()
     assert more.sum() > has.sum() and (more | ~has).all()
     assert looser.loc[has, "proposed_label"].astype(str).equals(
         frame.loc[has, "proposed_label"].astype(str))
-    monkeypatch.setitem(scores.PROPOSAL_LINES, "lead", 1.0)  # no class can lead by more than 1
+    monkeypatch.setitem(config.PROPOSAL_LINES, "lead", 1.0)  # no class can lead by more than 1
     assert scores.sample_scores(run_dir)["proposed_label"].isna().all()
 
 
