@@ -6,7 +6,7 @@ training sample proposes the class other than its given one with the highest mea
 over an epoch window (p = SCN's weighted softmax, as curator's proposals read it), and the
 proposals are ranked by how far that class's mean probability beats the given label's by the
 run's `--proposal-rule` or by `--rule` (`curator.scores.proposal_margin`: their difference, or
-their ratio).
+their ratio; `auto`: the one `sample_scores` settles on for the run).
 `curator.metrics.best_correction` then picks the threshold that corrects the most wrong labels
 while changing at most `--max-clean-share` of the right ones, knowing the truth: an upper bound
 for any proposal rule of that kind (curator's included). Printed beside it: the
@@ -14,7 +14,7 @@ ceiling (wrong labels whose candidate is the truth, at any cost) and what curato
 proposals (`sample_scores`) did.
 
     python benchmarks/correction_bound.py RUN_DIR [RUN_DIR ...] [--max-clean-share 0.02]
-        [--rule lead|ratio]
+        [--rule auto|lead|ratio]
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def bound_row(run_dir: Path, max_clean_share: float, rule: str | None = None) ->
     known = truth >= 0
     probs, weights, given, truth = probs[:, known], weights[:, known], given[known], truth[known]
     epochs, wrong = len(probs), given != truth
-    rule = rule or runlog.read_config(run_dir).proposal_rule
+    scores = sample_scores(run_dir, rule=rule)
+    rule = scores.attrs["proposal_rule"]  # `auto` settled
     last = TrainConfig.proposal_window  # the default window
     windows = {"last": slice(max(epochs - last, 0), epochs), "all": slice(0, epochs),
                "first half": slice(0, max(epochs // 2, 1))}
@@ -64,7 +65,6 @@ def bound_row(run_dir: Path, max_clean_share: float, rule: str | None = None) ->
                                                  max_clean_share=max_clean_share)
         cells.append(f"{share:.2f} ({changed})")
     ceiling = (best_of["all"] == truth)[wrong].mean()
-    scores = sample_scores(run_dir, rule=rule)
     scores = scores[scores["split"] == "train"]
     proposed = scores["proposed_label"].cat.codes.to_numpy(np.int64)[known]
     final = np.where(proposed >= 0, proposed, given)

@@ -101,6 +101,7 @@ class Detection:
     filepaths: np.ndarray | None = None  # curator only: to look up annotator votes
     ambiguity: np.ndarray | None = None  # curator only
     confidence: np.ndarray | None = None  # curator only: of each proposal (NaN where none)
+    late_rise: float = float("nan")  # curator with --proposal-rule auto: `scores.late_rise`
 
 
 class Runs:
@@ -163,6 +164,8 @@ def detect(method: str, replicate: Replicate, budget: Budget, runs: Runs) -> Det
         extra = {"filepaths": scores["filepath"].to_numpy(),
                  "ambiguity": scores["ambiguity"].to_numpy(np.float64),
                  "confidence": scores["confidence"].to_numpy(np.float64)}
+        if scores.attrs["late_rise"] is not None:
+            extra["late_rise"] = scores.attrs["late_rise"]
     else:
         scored = _scored_by_margin if method == "aum" else _scored_by_loss
         suspicion, proposed, given, truth = scored(run_dir)

@@ -20,7 +20,7 @@ from detect_data import Replicate
 
 METRICS = ("auroc", "precision_at_k", "flag_precision", "flag_recall", "corrected", "proposals",
            "proposal_precision", "clean_changed", "clean_changed_share", "net_gain",
-           "net_gain_share", "confidence_ece", "ambiguity_spearman", "test_accuracy",
+           "net_gain_share", "confidence_ece", "ambiguity_spearman", "late_rise", "test_accuracy",
            "train_seconds", "score_seconds", "wall_seconds")
 # The goal: curator's ranking beats every baseline on these, at 20% and 30% noise ...
 RANKING_GOALS = ("auroc", "precision_at_k")
@@ -66,6 +66,7 @@ def result_row(detection: Detection, replicate: Replicate, data_name: str,
         "net_gain_share": gain / max(int(known.sum()), 1),
         "confidence_ece": _confidence_ece(detection, known),
         "ambiguity_spearman": _ambiguity_spearman(detection, vote_entropy),
+        "late_rise": detection.late_rise,
         "test_accuracy": detection.test_accuracy,
         "train_seconds": detection.train_seconds,
         "score_seconds": detection.score_seconds,

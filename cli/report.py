@@ -19,7 +19,7 @@ def report(
 ) -> None:
     """Plot importance weights, relabels and proposals of a run (and their quality when the truth is known)."""
     from curator.report import PAGE, build_report
-    from curator.report.page import format_number
+    from curator.report.page import describe_rule, format_number
 
     with user_errors():
         numbers = build_report(run_dir, out, force=force)
@@ -29,5 +29,6 @@ def report(
         console.print(", ".join(f"{key.replace('_', ' ')} {format_number(truth[key])}" for key in
                                 ("flipped", "suspicion_auroc", "proposal_precision",
                                  "proposal_recall", "clean_labels_changed", "net_gain")))
-    console.print(f"{numbers['proposals']} proposals on {numbers['training_samples']} training "
-                  f"samples; report written to {out / PAGE}")
+    console.print(f"{numbers['proposals']} proposals ({describe_rule(numbers['proposal_rule'])}) "
+                  f"on {numbers['training_samples']} training samples; report written to "
+                  f"{out / PAGE}")

@@ -40,7 +40,7 @@ calibrate. Evidence: docs/BENCHMARKS.md.
 - `proposed_label` = the class other than the given one with the highest q, proposed where its
   q beats the given label's by the run's `proposal_rule` and its expected gain
   calibrate(q(proposed)) - calibrate(q(given)) is positive; `expected_gain` is that difference.
-  `lead` (the default): q(proposed) - q(given) > 0.25 (`config.PROPOSAL_LINES`). Against the earlier
+  `lead`: q(proposed) - q(given) > 0.25 (`config.PROPOSAL_LINES`). Against the earlier
   rule (a positive gain, no proposal for ambiguous faces) it fixed more wrong labels on every
   family of benchmark runs and raised the net gain on all but one (level there). `ratio`:
   q(proposed) / q(given) > 2.2. A rightly labelled face that the network confuses with one other
@@ -49,6 +49,14 @@ calibrate. Evidence: docs/BENCHMARKS.md.
   changed; on a weak network, whose q(given) is small for right labels too, it changes more
   right labels (docs/BENCHMARKS.md, "One line on the lead" and "The ratio rule"). The weighted
   softmax ranks proposals better than the plain one.
+  `auto` (the default) reads which from the records: where the most suspicious tenth of the
+  training samples gained given-label probability over the last 5 epochs (`late_rise`), the
+  network had begun to memorise the labels it doubted, and the last epochs no longer argue
+  against them: the ratio over every epoch; otherwise the lead over the run's window. Of 138
+  cached benchmark runs it switched 31, in nine families of `dlib_resnet` runs; there the ratio
+  over every epoch raised the net gain by 0.7-5.0 points of the set on all but one family (-0.3),
+  and it switched none of the weak networks on which the ratio changes more right labels than the
+  lead (docs/BENCHMARKS.md, "`auto`").
 - `ambiguous` = no proposal, and no class, the given one included, reaches q = 0.5, or the face's
   SCN weight history is among the lowest `AMBIGUOUS_SHARE` of its part and the best other
   class's confidence stays under `CONFIDENT_PROPOSAL`: the network cannot tell what the face
@@ -74,6 +82,12 @@ AMBIGUOUS_BELOW = 0.5
 AMBIGUOUS_SHARE = 0.2
 # ... unless the calibrated confidence of the best other class reaches this.
 CONFIDENT_PROPOSAL = 0.7
+# Rule `auto` proposes by the ratio over every epoch where the SUSPECT_SHARE most suspicious
+# samples' given label gained more than MEMORISED_RISE of mean probability over the last
+# LATE_EPOCHS epochs (`late_rise`), else by the lead over the run's proposal window.
+SUSPECT_SHARE = 0.1
+LATE_EPOCHS = 5
+MEMORISED_RISE = 0.01
 # The smallest positive float16 (subnormal): a recorded probability of 0 stands for less.
 FLOAT16_TINY = np.float32(2.0 ** -24)
 
@@ -115,6 +129,9 @@ def sample_scores(run_dir: Path, *, window: int | None = None, rule: str | None 
     current = np.stack([r["current_label"].to_numpy(np.int64) for r in raws])
     given = raws[-1]["given_label"].to_numpy(np.int64)
     trained = _part(raws, k, evidence=current == given)  # epochs trained on the given label
+    rise = late_rise(trained) if rule == "auto" else None
+    if rise is not None:
+        rule, window = ("ratio", 0) if rise > MEMORISED_RISE else ("lead", window)
     holdouts = [runlog.read_holdout(run_dir, e) for e in epochs]
     held = (_part([h.sort_values("sample_id") for h in holdouts], k)
             if all(h is not None for h in holdouts) else None)
@@ -140,7 +157,25 @@ def sample_scores(run_dir: Path, *, window: int | None = None, rule: str | None 
         held_frame["scn_low_epochs"] = 0
         frames.append(held_frame)
     scored = pd.concat(frames, ignore_index=True).sort_values("sample_id", ignore_index=True)
-    return _named(scored, manifest, calibrated=calibrate is not None)
+    frame = _named(scored, manifest, calibrated=calibrate is not None)
+    frame.attrs.update(proposal_rule=rule, proposal_window=window, late_rise=rise)
+    return frame
+
+
+def late_rise(part: Part) -> float:
+    """How far the given label's mean probability (`evidence_mean`) over each sample's last
+    LATE_EPOCHS epochs exceeds its mean over every epoch, averaged over the SUSPECT_SHARE most
+    suspicious samples (by `suspicion_score` of the every-epoch means). Positive: late in training
+    the network began to memorise the labels it had doubted."""
+    rows = np.arange(len(part.given))
+    every = evidence_mean(part.probs, part.weights, part.evidence, 0)
+    late = evidence_mean(part.probs, part.weights, part.evidence, LATE_EPOCHS)
+    others = every.copy()
+    others[rows, part.given] = -np.inf
+    suspicion = suspicion_score(every[rows, part.given], others.max(axis=1))
+    suspects = np.argsort(-suspicion, kind="stable")[:max(1, round(SUSPECT_SHARE * len(rows)))]
+    given = part.given[suspects]
+    return float((late[suspects, given] - every[suspects, given]).mean())
 
 
 def suspicion_score(given_mean: np.ndarray, other_mean: np.ndarray) -> np.ndarray:

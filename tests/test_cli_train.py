@@ -121,7 +121,7 @@ def test_train__resume_changes_the_proposal_window_and_rule_of_a_finished_run(tm
     assert runlog.read_config(run).proposal_window == 0
     result = runner.invoke(app, ["train", "--out", str(run), "--resume", "--proposal-rule", "odds"])
     assert result.exit_code == 1
-    assert result.output.startswith("error: --proposal-rule must be one of lead, ratio")
+    assert result.output.startswith("error: --proposal-rule must be one of auto, lead, ratio")
     result = runner.invoke(app, ["train", "--out", str(run), "--resume", "--proposal-rule", "ratio"])
     assert result.exit_code == 0, result.output
     assert runlog.read_config(run).proposal_rule == "ratio"

@@ -17,6 +17,7 @@ from sklearn.metrics import roc_auc_score
 from curator import runlog
 from curator.errors import DataError
 from curator.report import build_report
+from curator.report.page import describe_rule
 from curator.scores import sample_scores
 from synthetic_run import CLASSES, make_run
 
@@ -60,6 +61,10 @@ def test_report__writes_valid_pngs_an_html_page_embedding_them_and_a_summary(run
     assert "src=\"http" not in html and "<script" not in html
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["epochs"] == list(range(1, EPOCHS + 1)) and summary["classes"] == list(CLASSES)
+    scores = sample_scores(run_dir)
+    assert summary["proposal_rule"] == {key: scores.attrs[key] for key in
+                                        ("proposal_rule", "proposal_window", "late_rise")}
+    assert summary["proposal_rule"]["proposal_rule"] in ("lead", "ratio")  # `auto` settled
 
 
 def test_report__page_numbers_match_the_records(run_dir, tmp_path):
@@ -153,6 +158,10 @@ def test_cli_report__writes_the_report_and_prints_the_headline(run_dir, tmp_path
     result = CliRunner().invoke(app, ["report", str(run_dir), "--out", str(tmp_path / "report")])
     assert result.exit_code == 0, result.output
     assert "suspicion auroc" in result.output and (tmp_path / "report" / "index.html").is_file()
+    rule = json.loads((tmp_path / "report" / "summary.json").read_text())["proposal_rule"]
+    assert f"proposals ({describe_rule(rule)}) on" in " ".join(result.output.split())
+    assert re.search(r"\((lead, last 5 epochs|ratio, every epoch) \(auto: late rise [+-]\d\.\d{3}\)\)",
+                     " ".join(result.output.split()))
     missing = CliRunner().invoke(app, ["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r2")])
     assert missing.exit_code == 1 and "is not a curator run directory" in missing.output
 

@@ -286,6 +286,39 @@ def test_sample_scores__proposes_by_the_run_s_recorded_rule(tmp_path):
     assert ratio["suspicion"].equals(lead["suspicion"])
 
 
+def test_late_rise__the_suspects_given_label_gain_over_the_last_epochs():
+    # 10 samples, 7 epochs, 2 classes, unit weights: sample 0 is the one suspect (a tenth), its
+    # given label at 0.1 for 2 epochs, then memorised to 0.4; the others sit at 0.9 throughout
+    given_prob = np.full((7, 10), 0.9)
+    given_prob[:2, 0], given_prob[2:, 0] = 0.1, 0.4
+    probs = np.stack([given_prob, 1 - given_prob], axis=2).astype(np.float32)
+    part = scores.Part(np.arange(10), np.zeros(10, np.int64), probs, np.ones((7, 10), np.float32),
+                       np.ones((7, 10), bool))
+    assert scores.late_rise(part) == pytest.approx(0.4 - (2 * 0.1 + 5 * 0.4) / 7, abs=1e-6)
+    falling = scores.Part(part.sample_id, part.given, probs[::-1].copy(), part.weights,
+                          part.evidence)
+    assert scores.late_rise(falling) == pytest.approx(0.1 * 2 / 5 + 0.4 * 3 / 5
+                                                      - (2 * 0.1 + 5 * 0.4) / 7, abs=1e-6)
+
+
+def test_sample_scores__auto_takes_the_ratio_over_every_epoch_only_past_the_late_rise(
+        tmp_path, monkeypatch):
+    run_dir = make_run(tmp_path, n_train=120, n_holdout=80, epochs=8, noise=0.3)
+    assert runlog.read_config(run_dir).proposal_rule == "auto"  # the default
+    monkeypatch.setattr(scores, "MEMORISED_RISE", -1.0)  # every run counts as memorising
+    ratio = scores.sample_scores(run_dir)
+    assert (ratio.attrs["proposal_rule"], ratio.attrs["proposal_window"]) == ("ratio", 0)
+    pd.testing.assert_frame_equal(ratio, scores.sample_scores(run_dir, window=0, rule="ratio"))
+    monkeypatch.setattr(scores, "MEMORISED_RISE", 1.0)  # no probability can rise by more than 1
+    lead = scores.sample_scores(run_dir)
+    assert (lead.attrs["proposal_rule"], lead.attrs["proposal_window"]) == ("lead", 5)
+    pd.testing.assert_frame_equal(lead, scores.sample_scores(run_dir, rule="lead"))
+    assert isinstance(lead.attrs["late_rise"], float)
+    assert lead.attrs["late_rise"] == ratio.attrs["late_rise"]
+    assert scores.sample_scores(run_dir, rule="lead").attrs["late_rise"] is None
+    assert not ratio["proposed_label"].astype(str).equals(lead["proposed_label"].astype(str))
+
+
 def test_train_config__the_proposal_window_and_rule_are_scoring_options():
     config = TrainConfig(proposal_window=0, proposal_rule="ratio")
     assert config.to_dict()["proposal_window"] == 0
@@ -295,7 +328,7 @@ def test_train_config__the_proposal_window_and_rule_are_scoring_options():
     assert config.training_dict() == TrainConfig().training_dict()
     with pytest.raises(CuratorError, match="--proposal-window must be 0"):
         TrainConfig(proposal_window=-1)
-    with pytest.raises(CuratorError, match="--proposal-rule must be one of lead, ratio; got 'odds'"):
+    with pytest.raises(CuratorError, match="--proposal-rule must be one of auto, lead, ratio; got 'odds'"):
         TrainConfig(proposal_rule="odds")
 
 

@@ -52,6 +52,8 @@ def render(numbers: dict, figures: Sequence[tuple[str, str, bytes]]) -> str:
     if state == "training":
         status += " — still training: numbers cover the completed epochs only"
     rows = [_row(key, label, numbers[key]) for key, label in HEADLINES]
+    rows.append(f'<tr><th>proposal rule</th><td data-key="proposal_rule">'
+                f'{html.escape(describe_rule(numbers["proposal_rule"]))}</td></tr>')
     rows += [_row(f"low_weight_rate.{name}", f"low-weight rate, {name}", rate)
              for name, rate in numbers["low_weight_rate"].items()]
     if numbers["truth"]:
@@ -88,6 +90,15 @@ def format_number(value: float | int | None) -> str:
     if isinstance(value, int):
         return str(value)
     return f"{value:.3f}"
+
+
+def describe_rule(rule: dict) -> str:
+    """The summary's `proposal_rule` in words, e.g. "ratio, every epoch (auto: late rise +0.093)"."""
+    window = f"last {rule['proposal_window']} epochs" if rule["proposal_window"] else "every epoch"
+    text = f"{rule['proposal_rule']}, {window}"
+    if rule["late_rise"] is not None:
+        text += f" (auto: late rise {rule['late_rise']:+.3f})"
+    return text
 
 
 def _row(key: str, label: str, value: float | int | None) -> str:
