@@ -160,7 +160,7 @@ def test_cli_report__writes_the_report_and_prints_the_headline(run_dir, tmp_path
     assert "suspicion auroc" in result.output and (tmp_path / "report" / "index.html").is_file()
     rule = json.loads((tmp_path / "report" / "summary.json").read_text())["proposal_rule"]
     assert f"proposals ({describe_rule(rule)}) on" in " ".join(result.output.split())
-    assert re.search(r"\((lead, last 5 epochs|ratio, every epoch) \(auto: late rise [+-]\d\.\d{3}\)\)",
+    assert re.search(r"\((lead, last 5 epochs|ratio, every epoch); auto: late rise [+-]\d\.\d{3}\)",
                      " ".join(result.output.split()))
     missing = CliRunner().invoke(app, ["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r2")])
     assert missing.exit_code == 1 and "is not a curator run directory" in missing.output

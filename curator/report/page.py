@@ -93,11 +93,11 @@ def format_number(value: float | int | None) -> str:
 
 
 def describe_rule(rule: dict) -> str:
-    """The summary's `proposal_rule` in words, e.g. "ratio, every epoch (auto: late rise +0.093)"."""
+    """The summary's `proposal_rule` in words, e.g. "ratio, every epoch; auto: late rise +0.093"."""
     window = f"last {rule['proposal_window']} epochs" if rule["proposal_window"] else "every epoch"
     text = f"{rule['proposal_rule']}, {window}"
     if rule["late_rise"] is not None:
-        text += f" (auto: late rise {rule['late_rise']:+.3f})"
+        text += f"; auto: late rise {rule['late_rise']:+.3f}"
     return text
 
 
