@@ -107,14 +107,15 @@ class Part:
 def sample_scores(run_dir: Path, *, window: int | None = None, rule: str | None = None
                   ) -> pd.DataFrame:
     """One row per scored sample (training and held-out): labels, SCN weights, scores, proposal.
-    `window`: the proposal window (0 = every epoch), `rule`: the proposal rule (`lead`, `ratio`);
-    by default the run's `proposal_window` and `proposal_rule`.
+    `window`: the proposal window (0 = every epoch), `rule`: the proposal rule (`auto`, `lead`,
+    `ratio`); by default the run's `proposal_window` and `proposal_rule`.
 
     Columns: sample_id, filepath, split, given_label, scn_label (SCN's label after its own
     relabels), pred_label, pred_prob, scn_weight, scn_weight_history (list), scn_low_epochs,
     suspicion, ambiguity, ambiguous, proposed_label (missing where none), confidence,
-    expected_gain, and truth when known. `frame.attrs["calibrated"]` says whether confidence
-    was calibrated on the held-out part.
+    expected_gain, and truth when known. `frame.attrs`: "calibrated" (whether confidence was
+    calibrated on the held-out part), "proposal_rule" and "proposal_window" (what proposed, `auto`
+    settled) and "late_rise" (`late_rise`, None unless the rule is `auto`).
     """
     run_dir = runlog.require_run(run_dir)
     manifest = runlog.read_manifest(run_dir)
