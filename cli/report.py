@@ -19,7 +19,8 @@ def report(
 ) -> None:
     """Plot importance weights, relabels and proposals of a run (and their quality when the truth is known)."""
     from curator.report import PAGE, build_report
-    from curator.report.page import describe_rule, format_number
+    from curator.report.page import format_number
+    from curator.scores import describe_rule
 
     with user_errors():
         numbers = build_report(run_dir, out, force=force)

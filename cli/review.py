@@ -28,12 +28,15 @@ def review(
     """Load RUN_DIR into a FiftyOne dataset (keeping review decisions) and serve the App."""
     with user_errors():
         from curator import review as library  # imports FiftyOne (~3 s): only for this command
+        from curator.review.schema import INFO_PROPOSAL_RULE
+        from curator.scores import describe_rule
 
         if launch:
             library.check_port(address, port)  # fail before a long load, not after
         with console.status("Loading the run into FiftyOne..."):
             loaded = library.load_run(run_dir, name=dataset, overwrite=overwrite)
         _print_summary(loaded.name, library.summary(loaded))
+        console.print(f"proposals by {describe_rule(loaded.info[INFO_PROPOSAL_RULE])}")
         if not launch:
             return
         session = library.launch(loaded, address=address, port=port)

@@ -65,8 +65,10 @@ calibrate. Evidence: docs/BENCHMARKS.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,6 +90,8 @@ CONFIDENT_PROPOSAL = 0.7
 SUSPECT_SHARE = 0.1
 LATE_EPOCHS = 5
 MEMORISED_RISE = 0.01
+# The attrs of `sample_scores` that say what proposed (`auto` settled), for reports and review.
+SETTLED_KEYS = ("proposal_rule", "proposal_window", "late_rise")
 # The smallest positive float16 (subnormal): a recorded probability of 0 stands for less.
 FLOAT16_TINY = np.float32(2.0 ** -24)
 
@@ -159,8 +163,18 @@ def sample_scores(run_dir: Path, *, window: int | None = None, rule: str | None 
         frames.append(held_frame)
     scored = pd.concat(frames, ignore_index=True).sort_values("sample_id", ignore_index=True)
     frame = _named(scored, manifest, calibrated=calibrate is not None)
-    frame.attrs.update(proposal_rule=rule, proposal_window=window, late_rise=rise)
+    frame.attrs.update(dict(zip(SETTLED_KEYS, (rule, window, rise))))
     return frame
+
+
+def describe_rule(settled: Mapping[str, Any]) -> str:
+    """What proposed, in words, from the SETTLED_KEYS of `sample_scores`' attrs: e.g. "ratio,
+    every epoch; auto: late rise +0.093"."""
+    window = settled["proposal_window"]
+    text = f"{settled['proposal_rule']}, {f'last {window} epochs' if window else 'every epoch'}"
+    if settled["late_rise"] is not None:
+        text += f"; auto: late rise {settled['late_rise']:+.3f}"
+    return text
 
 
 def late_rise(part: Part) -> float:

@@ -26,7 +26,7 @@ from curator import review, runlog
 from curator.errors import ReviewError, RunError
 from curator.review import schema
 from curator.review.dataset import PREVIOUS_SUFFIX
-from curator.scores import sample_scores
+from curator.scores import SETTLED_KEYS, describe_rule, sample_scores
 from curator_cli.main import app
 from synthetic_run import make_run
 
@@ -117,6 +117,9 @@ def test_load_run__one_sample_per_training_image_with_scn_fields(run_dir, datase
     assert dataset.persistent
     assert dataset.info[schema.INFO_RUN_DIR] == str(run_dir.resolve())
     assert dataset.info[schema.INFO_EPOCHS] == EPOCHS
+    settled = dataset.info[schema.INFO_PROPOSAL_RULE]
+    assert settled == {key: scores.attrs[key] for key in SETTLED_KEYS}
+    assert settled["proposal_rule"] in ("lead", "ratio")  # the run's `auto`, settled
     assert isinstance(dataset.first().ground_truth, fo.Classification)
 
 
@@ -367,7 +370,10 @@ def test_cli_review__no_launch_loads_the_run_and_prints_the_counts(run_dir, name
     result = curator("review", str(run_dir), "--dataset", name, "--no-launch")
     assert result.exit_code == 0, result.output
     assert name in result.output and "pending" in result.output
-    assert len(fo.load_dataset(name)) == N_TRAIN
+    loaded = fo.load_dataset(name)
+    assert len(loaded) == N_TRAIN
+    assert (f"proposals by {describe_rule(loaded.info[schema.INFO_PROPOSAL_RULE])}"
+            in " ".join(result.output.split()))
 
 
 def test_cli_review__a_busy_port_is_one_clear_error(run_dir, name):

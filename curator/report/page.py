@@ -11,6 +11,8 @@ import base64
 import html
 from collections.abc import Sequence
 
+from curator.scores import describe_rule
+
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; }
@@ -90,15 +92,6 @@ def format_number(value: float | int | None) -> str:
     if isinstance(value, int):
         return str(value)
     return f"{value:.3f}"
-
-
-def describe_rule(rule: dict) -> str:
-    """The summary's `proposal_rule` in words, e.g. "ratio, every epoch; auto: late rise +0.093"."""
-    window = f"last {rule['proposal_window']} epochs" if rule["proposal_window"] else "every epoch"
-    text = f"{rule['proposal_rule']}, {window}"
-    if rule["late_rise"] is not None:
-        text += f"; auto: late rise {rule['late_rise']:+.3f}"
-    return text
 
 
 def _row(key: str, label: str, value: float | int | None) -> str:

@@ -24,7 +24,7 @@ from curator import runlog
 from curator.errors import ReviewError, RunError
 from curator.review import schema
 from curator.review.samples import Decision, documents
-from curator.scores import sample_scores
+from curator.scores import SETTLED_KEYS, sample_scores
 
 PREVIOUS_SUFFIX = "--curator-previous"
 LOADING_SUFFIX = "--curator-loading-"
@@ -141,7 +141,8 @@ def _build(name: str, run_dir: Path, scores: pd.DataFrame, *, epochs: int,
     try:
         dataset.media_type = "image"
         dataset.default_classes = list(runlog.read_info(run_dir)["classes"])
-        dataset.info = {schema.INFO_RUN_DIR: str(run_dir), schema.INFO_EPOCHS: epochs}
+        dataset.info = {schema.INFO_RUN_DIR: str(run_dir), schema.INFO_EPOCHS: epochs,
+                        schema.INFO_PROPOSAL_RULE: {key: scores.attrs[key] for key in SETTLED_KEYS}}
         dataset.save()
         schema.declare_fields(dataset, with_truth="truth" in scores)
         _insert(dataset, documents(scores, decisions))
