@@ -171,7 +171,7 @@ def describe_rule(settled: Mapping[str, Any]) -> str:
     """What proposed, in words, from the SETTLED_KEYS of `sample_scores`' attrs: e.g. "ratio,
     every epoch; auto: late rise +0.093"."""
     window = settled["proposal_window"]
-    text = f"{settled['proposal_rule']}, {f'last {window} epochs' if window else 'every epoch'}"
+    text = f"{settled['proposal_rule']}, " + (f"last {window} epochs" if window else "every epoch")
     if settled["late_rise"] is not None:
         text += f"; auto: late rise {settled['late_rise']:+.3f}"
     return text
@@ -185,9 +185,8 @@ def late_rise(part: Part) -> float:
     rows = np.arange(len(part.given))
     every = evidence_mean(part.probs, part.weights, part.evidence, 0)
     late = evidence_mean(part.probs, part.weights, part.evidence, LATE_EPOCHS)
-    others = every.copy()
-    others[rows, part.given] = -np.inf
-    suspicion = suspicion_score(every[rows, part.given], others.max(axis=1))
+    best = best_other_class(every, part.given)
+    suspicion = suspicion_score(every[rows, part.given], every[rows, best])
     suspects = np.argsort(-suspicion, kind="stable")[:max(1, round(SUSPECT_SHARE * len(rows)))]
     given = part.given[suspects]
     return float((late[suspects, given] - every[suspects, given]).mean())
