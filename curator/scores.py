@@ -134,13 +134,18 @@ def sample_scores(run_dir: Path, *, window: int | None = None, rule: str | None 
     current = np.stack([r["current_label"].to_numpy(np.int64) for r in raws])
     given = raws[-1]["given_label"].to_numpy(np.int64)
     trained = _part(raws, k, evidence=current == given)  # epochs trained on the given label
-    rise = late_rise(trained) if rule == "auto" else None
-    if rise is not None:
+    means = {}  # the training part's evidence means by window: each pass is made once
+    rise = None
+    if rule == "auto":
+        means = {w: evidence_mean(trained.probs, trained.weights, trained.evidence, w)
+                 for w in (0, LATE_EPOCHS)}
+        rise = late_rise(means[0], means[LATE_EPOCHS], trained.given)
         rule, window = ("ratio", 0) if rise > MEMORISED_RISE else ("lead", window)
     holdouts = [runlog.read_holdout(run_dir, e) for e in epochs]
     held = (_part([h.sort_values("sample_id") for h in holdouts], k)
             if all(h is not None for h in holdouts) else None)
-    q_trained = evidence_mean(trained.probs, trained.weights, trained.evidence, window)
+    q_trained = (means[window] if window in means
+                 else evidence_mean(trained.probs, trained.weights, trained.evidence, window))
     calibrate = None
     if held is not None:
         q_held = evidence_mean(held.probs, held.weights, held.evidence, window)
@@ -177,19 +182,17 @@ def describe_rule(settled: Mapping[str, Any]) -> str:
     return text
 
 
-def late_rise(part: Part) -> float:
-    """How far the given label's mean probability (`evidence_mean`) over each sample's last
-    LATE_EPOCHS epochs exceeds its mean over every epoch, averaged over the SUSPECT_SHARE most
-    suspicious samples (by `suspicion_score` of the every-epoch means). Positive: late in training
-    the network began to memorise the labels it had doubted."""
-    rows = np.arange(len(part.given))
-    every = evidence_mean(part.probs, part.weights, part.evidence, 0)
-    late = evidence_mean(part.probs, part.weights, part.evidence, LATE_EPOCHS)
-    best = best_other_class(every, part.given)
-    suspicion = suspicion_score(every[rows, part.given], every[rows, best])
+def late_rise(every: np.ndarray, late: np.ndarray, given: np.ndarray) -> float:
+    """How far the given label's mean probability over each sample's last LATE_EPOCHS epochs
+    (`late`, N x K, `evidence_mean` with that window) exceeds its mean over every epoch (`every`),
+    averaged over the SUSPECT_SHARE most suspicious samples (by `suspicion_score` of the
+    every-epoch means). Positive: late in training the network began to memorise the labels it
+    had doubted."""
+    rows = np.arange(len(given))
+    best = best_other_class(every, given)
+    suspicion = suspicion_score(every[rows, given], every[rows, best])
     suspects = np.argsort(-suspicion, kind="stable")[:max(1, round(SUSPECT_SHARE * len(rows)))]
-    given = part.given[suspects]
-    return float((late[suspects, given] - every[suspects, given]).mean())
+    return float((late[suspects, given[suspects]] - every[suspects, given[suspects]]).mean())
 
 
 def suspicion_score(given_mean: np.ndarray, other_mean: np.ndarray) -> np.ndarray:

@@ -292,13 +292,18 @@ def test_late_rise__the_suspects_given_label_gain_over_the_last_epochs():
     given_prob = np.full((7, 10), 0.9)
     given_prob[:2, 0], given_prob[2:, 0] = 0.1, 0.4
     probs = np.stack([given_prob, 1 - given_prob], axis=2).astype(np.float32)
-    part = scores.Part(np.arange(10), np.zeros(10, np.int64), probs, np.ones((7, 10), np.float32),
-                       np.ones((7, 10), bool))
-    assert scores.late_rise(part) == pytest.approx(0.4 - (2 * 0.1 + 5 * 0.4) / 7, abs=1e-6)
-    falling = scores.Part(part.sample_id, part.given, probs[::-1].copy(), part.weights,
-                          part.evidence)
-    assert scores.late_rise(falling) == pytest.approx(0.1 * 2 / 5 + 0.4 * 3 / 5
-                                                      - (2 * 0.1 + 5 * 0.4) / 7, abs=1e-6)
+    weights, every_epoch = np.ones((7, 10), np.float32), np.ones((7, 10), bool)
+    given = np.zeros(10, np.int64)
+
+    def rise(p: np.ndarray) -> float:
+        return scores.late_rise(scores.evidence_mean(p, weights, every_epoch, 0),
+                                scores.evidence_mean(p, weights, every_epoch, scores.LATE_EPOCHS),
+                                given)
+
+    assert rise(probs) == pytest.approx(0.4 - (2 * 0.1 + 5 * 0.4) / 7, abs=1e-6)
+    falling = probs[::-1].copy()
+    assert rise(falling) == pytest.approx(0.1 * 2 / 5 + 0.4 * 3 / 5 - (2 * 0.1 + 5 * 0.4) / 7,
+                                          abs=1e-6)
 
 
 def test_sample_scores__auto_takes_the_ratio_over_every_epoch_only_past_the_late_rise(
