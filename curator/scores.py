@@ -172,9 +172,14 @@ def sample_scores(run_dir: Path, *, window: int | None = None, rule: str | None 
     return frame
 
 
+def settled_rule(frame: pd.DataFrame) -> dict[str, Any]:
+    """The SETTLED_KEYS of a `sample_scores` frame's attrs: what proposed, `auto` settled."""
+    return {key: frame.attrs[key] for key in SETTLED_KEYS}
+
+
 def describe_rule(settled: Mapping[str, Any]) -> str:
-    """What proposed, in words, from the SETTLED_KEYS of `sample_scores`' attrs: e.g. "ratio,
-    every epoch; auto: late rise +0.093"."""
+    """What proposed, in words, from `settled_rule`: e.g. "ratio, every epoch; auto: late rise
+    +0.093"."""
     window = settled["proposal_window"]
     text = f"{settled['proposal_rule']}, " + (f"last {window} epochs" if window else "every epoch")
     if settled["late_rise"] is not None:

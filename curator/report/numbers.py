@@ -17,7 +17,7 @@ import pandas as pd
 
 from curator import metrics, runlog
 from curator.config import TrainConfig
-from curator.scores import SETTLED_KEYS
+from curator.scores import settled_rule
 
 WEIGHT_BINS = 20
 
@@ -124,7 +124,7 @@ def summary(run_dir: Path, info: dict, classes: tuple[str, ...], scores: pd.Data
         "training_samples": len(scores),
         "proposals": int(scores["proposed_label"].notna().sum()),
         # the rule and window the proposals came from (`auto` settled) and auto's late_rise
-        "proposal_rule": {key: scores.attrs[key] for key in SETTLED_KEYS},
+        "proposal_rule": settled_rule(scores),
         "scn_relabelled": int((label_codes(scores["scn_label"]) != given).sum()),
         "final_mean_weight": float(scores["scn_weight"].mean()),
         "mean_weight_high": stats.mean_weight_high.tolist(),

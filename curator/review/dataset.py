@@ -24,7 +24,7 @@ from curator import runlog
 from curator.errors import ReviewError, RunError
 from curator.review import schema
 from curator.review.samples import Decision, documents
-from curator.scores import SETTLED_KEYS, sample_scores
+from curator.scores import sample_scores, settled_rule
 
 PREVIOUS_SUFFIX = "--curator-previous"
 LOADING_SUFFIX = "--curator-loading-"
@@ -142,7 +142,7 @@ def _build(name: str, run_dir: Path, scores: pd.DataFrame, *, epochs: int,
         dataset.media_type = "image"
         dataset.default_classes = list(runlog.read_info(run_dir)["classes"])
         dataset.info = {schema.INFO_RUN_DIR: str(run_dir), schema.INFO_EPOCHS: epochs,
-                        schema.INFO_PROPOSAL_RULE: {key: scores.attrs[key] for key in SETTLED_KEYS}}
+                        schema.INFO_PROPOSAL_RULE: settled_rule(scores)}
         dataset.save()
         schema.declare_fields(dataset, with_truth="truth" in scores)
         _insert(dataset, documents(scores, decisions))
