@@ -5,7 +5,7 @@ For each run directory with known truth (a `detect.py` cache run, or `curator tr
 training sample proposes the class other than its given one with the highest mean probability
 over an epoch window (p = SCN's weighted softmax, as curator's proposals read it), and the
 proposals are ranked by how far that class's mean probability beats the given label's by the
-run's `--proposal-rule` or by `--rule` (`curator.scores.proposal_margin`: their difference, or
+run's `--proposal-rule` or by `--rule` (`curator.proposals.proposal_margin`: their difference, or
 their ratio; `auto`: the one `sample_scores` settles on for the run).
 `curator.metrics.best_correction` then picks the threshold that corrects the most wrong labels
 while changing at most `--max-clean-share` of the right ones, knowing the truth: an upper bound
@@ -26,7 +26,9 @@ import numpy as np
 
 from curator import metrics, runlog
 from curator.config import PROPOSAL_RULES, TrainConfig
-from curator.scores import best_other_class, evidence_mean, proposal_margin, sample_scores
+from curator.proposals import evidence_mean, proposal_margin
+from curator.scores import sample_scores
+from curator.suspicion import best_other_class
 from detect_methods import training_records
 
 HEADER = ("| run | epochs | wrong | ceiling | last 5 epochs | all epochs | first half | "

@@ -17,7 +17,7 @@ With `--truth FILE` or `--truth-column NAME` the noise is real (wrong = given !=
 
 `digits` is scikit-learn's 1,797 real 8x8 digits, exported as PNG class folders under `--out`.
 Trained runs are cached in OUT/runs by their full config, so rerunning after a change to
-`curator/scores.py` only rescores (`--rescore` guarantees it: a missing run is an error).
+curator's scoring modules only rescores (`--rescore` guarantees it: a missing run is an error).
 Writes OUT/results.csv (one row per method x noise x seed) and OUT/summary.md, and prints the
 summary; `--append FILE` also appends it, with the command line, to FILE.
 """
@@ -39,7 +39,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from curator import runlog, scores
+from curator import proposals, runlog, scores, suspicion
 from curator.errors import CuratorError, TrainingError
 from detect_data import DIGITS, load_base, load_vote_entropy, make_replicate
 from detect_methods import METHODS, Budget, Runs, detect
@@ -140,12 +140,14 @@ def report(results: pd.DataFrame, argv: list[str], seconds: float) -> str:
                f"{torch.get_num_threads()} torch threads")
     if torch.cuda.is_available():
         machine += f", {torch.cuda.get_device_name()}"
-    scores_version = hashlib.sha1(Path(scores.__file__).read_bytes()).hexdigest()[:8]
+    # the version of what scored the runs: curator/scores.py, proposals.py and suspicion.py
+    scoring = hashlib.sha1(b"".join(Path(module.__file__).read_bytes()
+                                    for module in (scores, proposals, suspicion)))
     summary = summarise(results)
     return "\n".join([
         f"`{command}`", "",
         f"{datetime.date.today()}, {machine}, {seconds:.0f} s in all, "
-        f"curator/scores.py sha1 {scores_version}", "",
+        f"scoring sha1 {scoring.hexdigest()[:8]}", "",
         markdown(summary), "",
         *[f"- {line}" for line in goal_check(summary)], ""])
 

@@ -16,7 +16,7 @@ Every method yields a `Detection` over the training samples of one replicate: a 
   tells how much of curator's result comes from SCN training and how much from the scoring.
 
 Runs are cached in `runs_dir` under a name holding a hash of their TrainConfig's training options
-(`training_dict`), so changing `curator/scores.py` or a scoring option and scoring again never
+(`training_dict`), so changing curator's scoring modules or a scoring option and scoring again never
 retrains; a training that stopped with a `TrainingError` is cached as failed and fails again.
 The trap: cleanlab's K models cost about K-1 times the others' training, so its wall time is
 reported, not folded into the budget.
@@ -38,7 +38,8 @@ from curator import runlog
 from curator.config import SCORING_OPTIONS, TrainConfig
 from curator.data.dataset import ImageDataset, make_transform
 from curator.errors import RunError, TrainingError
-from curator.scores import best_other_class, given_and_best_other, sample_scores
+from curator.scores import sample_scores
+from curator.suspicion import best_other_class, given_and_best_other
 from curator.train.checkpoint import load_model
 from curator.train import epoch
 from curator.train.run import resume, train
@@ -101,7 +102,7 @@ class Detection:
     filepaths: np.ndarray | None = None  # curator only: to look up annotator votes
     ambiguity: np.ndarray | None = None  # curator only
     confidence: np.ndarray | None = None  # curator only: of each proposal (NaN where none)
-    late_rise: float = float("nan")  # curator with --proposal-rule auto: `scores.late_rise`
+    late_rise: float = float("nan")  # curator under --proposal-rule auto: `proposals.late_rise`
 
 
 class Runs:

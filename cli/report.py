@@ -20,7 +20,7 @@ def report(
     """Plot importance weights, relabels and proposals of a run (and their quality when the truth is known)."""
     from curator.report import PAGE, build_report
     from curator.report.page import format_number
-    from curator.scores import describe_rule
+    from curator.proposals import describe_rule
 
     with user_errors():
         numbers = build_report(run_dir, out, force=force)

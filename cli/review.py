@@ -29,7 +29,7 @@ def review(
     with user_errors():
         from curator import review as library  # imports FiftyOne (~3 s): only for this command
         from curator.review.schema import INFO_PROPOSAL_RULE
-        from curator.scores import describe_rule
+        from curator.proposals import describe_rule
 
         if launch:
             library.check_port(address, port)  # fail before a long load, not after

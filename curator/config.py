@@ -21,9 +21,9 @@ OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("step", "exponential")
 DEVICES = ("auto", "cpu", "cuda")
 # Proposal rule -> its line: a proposal needs its class's mean probability to beat the given
-# label's by more than this, as a difference (`lead`) or a ratio (`ratio`; curator/scores.py).
+# label's by more than this, as a difference (`lead`) or a ratio (`ratio`; curator/proposals.py).
 PROPOSAL_LINES = {"lead": 0.25, "ratio": 2.2}
-# `auto` picks one of the two from the run's records (scores.late_rise).
+# `auto` picks one of the two from the run's records (proposals.late_rise).
 PROPOSAL_RULES = ("auto", *PROPOSAL_LINES)
 # Options that change how a run's records are scored, not what it trains: a run's training is the
 # same whatever they are (`training_dict`), and `--resume` may change them.
@@ -77,7 +77,7 @@ class TrainConfig:
     relabel: bool = False  # the rule is recorded every epoch; applying it is opt-in (BENCHMARKS.md)
     # scoring (SCORING_OPTIONS: how review and export read the records, not how training runs)
     proposal_window: int = 5  # epochs whose mean probabilities propose relabels; 0 = every epoch
-    proposal_rule: str = "auto"  # how far the best other class must beat the given one (scores.py)
+    proposal_rule: str = "auto"  # how far the best other class must beat the given one (proposals.py)
     # optimisation
     recipe: str = "paper"
     optimizer: str = "sgd"

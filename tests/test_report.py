@@ -17,7 +17,8 @@ from sklearn.metrics import roc_auc_score
 from curator import runlog
 from curator.errors import DataError
 from curator.report import build_report
-from curator.scores import describe_rule, sample_scores
+from curator.proposals import describe_rule
+from curator.scores import sample_scores
 from synthetic_run import CLASSES, make_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

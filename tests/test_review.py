@@ -26,7 +26,8 @@ from curator import review, runlog
 from curator.errors import ReviewError, RunError
 from curator.review import schema
 from curator.review.dataset import PREVIOUS_SUFFIX
-from curator.scores import SETTLED_KEYS, describe_rule, sample_scores
+from curator.proposals import SETTLED_KEYS, describe_rule
+from curator.scores import sample_scores
 from curator_cli.main import app
 from synthetic_run import make_run
 

@@ -1,4 +1,5 @@
-"""Scores and calibration: the pure functions against hand-computed values, and a run with a holdout."""
+"""Scores and calibration: the pure functions against hand-computed values, and runs with a
+holdout."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curator import config, runlog, scores
+from curator import config, proposals, runlog, scores
 from curator.calibration import MIN_CALIBRATION_SAMPLES, fit_isotonic
 from curator.config import TrainConfig
 from curator.data import manifest as manifest_module
@@ -47,117 +48,10 @@ def test_fit_isotonic__refuses_mismatched_lengths():
         fit_isotonic(np.array([0.1, 0.2]), np.array([1]))
 
 
-def suspicion(probs: np.ndarray, weights: np.ndarray, given: np.ndarray) -> np.ndarray:
-    """`suspicion` from records, as `sample_scores` computes it."""
-    return scores.suspicion_score(*scores.given_and_best_other(probs, given, weights))
-
-
-def test_suspicion_score__weighs_the_missing_given_probability_two_to_one_with_the_best_other():
-    probs = np.array([[[0.7, 0.2, 0.1], [0.1, 0.5, 0.4]],    # epoch 1
-                      [[0.5, 0.4, 0.1], [0.2, 0.2, 0.6]]])   # epoch 2
-    unit = np.ones((2, 2))  # plain CE: the probabilities as recorded
-    # sample 0, given 0: (2*0.3 + 0.2)/3, (2*0.5 + 0.4)/3 -> (0.8 + 1.4)/6
-    # sample 1, given 1: (2*0.5 + 0.4)/3, (2*0.8 + 0.6)/3 -> (1.4 + 2.2)/6
-    np.testing.assert_allclose(suspicion(probs, unit, np.array([0, 1])), [2.2 / 6, 0.6],
-                               rtol=1e-6)
-
-
-def test_suspicion_score__spans_zero_to_one():
-    sure = np.array([[[1.0, 0.0], [0.0, 1.0]]])
-    np.testing.assert_allclose(suspicion(sure, np.ones((1, 2)), np.array([0, 0])),
-                               [0.0, 1.0], atol=1e-6)
-
-
-def test_weighted_softmax__is_the_softmax_of_the_weighted_logits():
-    logits = np.array([[2.0, 1.0, 0.0], [0.5, -1.0, 3.0]])
-    alpha = np.array([0.5, 0.25])
-    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    expected = np.exp(logits * alpha[:, None])
-    expected /= expected.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(scores.weighted_softmax(probs, alpha), expected, rtol=1e-5)
-    # by hand: p = (0.5, 0.25, 0.25) at weight 0.5 -> (sqrt 0.5, 0.5, 0.5) / (sqrt 0.5 + 1)
-    half = scores.weighted_softmax(np.array([[0.5, 0.25, 0.25]]), np.array([0.5]))
-    np.testing.assert_allclose(half, [[0.41421356, 0.29289322, 0.29289322]], rtol=1e-6)
-
-
-def test_weighted_softmax__keeps_unit_weights_as_recorded_and_flattens_towards_zero():
-    probs = np.array([[0.6, 0.3, 0.1], [0.9, 0.1, 0.0]], np.float16)
-    np.testing.assert_array_equal(scores.weighted_softmax(probs, np.ones(2, np.float16)),
-                                  probs.astype(np.float32))
-    flat = scores.weighted_softmax(probs, np.array([1e-4, 1e-4], np.float16))
-    np.testing.assert_allclose(flat, 1 / 3, atol=1e-2)  # a zero probability stays finite
-    assert np.isfinite(flat).all()
-
-
-def test_suspicion_score__a_low_weight_makes_the_same_prediction_more_suspicious():
-    probs = np.array([[[0.8, 0.15, 0.05], [0.8, 0.15, 0.05]]] * 3, np.float32)  # 3 epochs
-    weights = np.array([[0.9, 0.2]] * 3, np.float32)  # SCN trusted sample 0, not sample 1
-    low_trust = suspicion(probs, weights, np.array([0, 0]))
-    assert low_trust[1] > low_trust[0]
-    # sample 1's given label at weight 0.2: 0.8^0.2 / (0.8^0.2 + 0.15^0.2 + 0.05^0.2)
-    p = np.array([0.8, 0.15, 0.05]) ** 0.2
-    p /= p.sum()
-    assert low_trust[1] == pytest.approx((2 * (1 - p[0]) + p[1]) / 3, rel=1e-5)
-
-
 def test_percentile_rank__ties_share_their_average_rank():
     ranks = scores.percentile_rank(np.array([0.5, 0.1, 0.5, 0.9], np.float32))
     np.testing.assert_allclose(ranks, [0.625, 0.25, 0.625, 1.0])
     np.testing.assert_allclose(scores.percentile_rank(np.ones(4)), 0.625)  # unit weights (CE)
-
-
-def test_evidence_mean__uses_the_last_epochs_trained_on_the_given_label():
-    probs = np.array([[[0.9, 0.1]], [[0.7, 0.3]], [[0.5, 0.5]], [[0.1, 0.9]]], np.float32)
-    unit = np.ones((4, 1), np.float32)  # plain CE
-    evidence = np.array([[True], [True], [True], [False]])  # relabelled before epoch 4
-    np.testing.assert_allclose(scores.evidence_mean(probs, unit, evidence, 2), [[0.6, 0.4]])
-    none = np.zeros((4, 1), bool)  # relabelled from the start: every epoch counts
-    np.testing.assert_allclose(scores.evidence_mean(probs, unit, none, 2), [[0.55, 0.45]])
-    # window 0: every epoch trained on the given label
-    np.testing.assert_allclose(scores.evidence_mean(probs, unit, evidence, 0), [[0.7, 0.3]],
-                               rtol=1e-6)
-
-
-def test_evidence_mean__averages_the_weighted_softmax():
-    probs = np.array([[[0.8, 0.2], [0.5, 0.5]], [[0.8, 0.2], [0.9, 0.1]]], np.float32)
-    weights = np.array([[0.5, 1.0], [1.0, 1.0]], np.float32)
-    # sample 0, epoch 1 at weight 0.5: sqrt(0.8) : sqrt(0.2) = 2 : 1, so (2/3, 1/3)
-    np.testing.assert_allclose(scores.evidence_mean(probs, weights, np.ones((2, 2), bool), 0),
-                               [[(2 / 3 + 0.8) / 2, (1 / 3 + 0.2) / 2], [0.7, 0.3]], rtol=1e-5)
-
-
-def test_propose__only_past_the_lead_and_where_the_calibrated_gain_is_positive():
-    q = np.array([[0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.4, 0.45, 0.15], [0.25, 0.5, 0.25],
-                  [0.25, 0.52, 0.23], [0.1, 0.45, 0.45]])
-    given = np.zeros(6, int)
-    proposed, confidence, gain = scores.propose(q, given, None)
-    # leads 0.5, -0.3, 0.05, 0.25 (not more than the line), 0.27, 0.35
-    np.testing.assert_array_equal(proposed, [1, -1, -1, -1, 1, 1])
-    np.testing.assert_allclose(confidence, [0.7, 0.3, 0.45, 0.5, 0.52, 0.45])
-    np.testing.assert_allclose(gain, [0.5, -0.3, 0.05, 0.25, 0.27, 0.35])
-    flat = fit_isotonic(np.array([0.5, 1.0]), np.array([0, 1]))  # 0 up to 0.5, then linear
-    proposed, confidence, gain = scores.propose(q, given, flat)
-    # the last face leads by 0.35, but 0.1 and 0.45 both map to 0: no expected gain
-    np.testing.assert_array_equal(proposed, [1, -1, -1, -1, 1, -1])
-    np.testing.assert_allclose(confidence, [0.4, 0.0, 0.0, 0.0, 0.04, 0.0])
-
-
-def test_propose__the_ratio_rule_compares_q_by_ratio_instead_of_lead():
-    q = np.array([[0.2, 0.45, 0.35, 0.0], [0.25, 0.55, 0.2, 0.0], [0.1, 0.3, 0.3, 0.3],
-                  [0.5, 0.45, 0.05, 0.0]])
-    given = np.zeros(4, int)
-    # ratios 2.25, 2.2 (not more than the line), 3, 0.9; leads 0.25, 0.3, 0.2, -0.05
-    np.testing.assert_array_equal(scores.propose(q, given, None, "ratio")[0], [1, -1, 1, -1])
-    np.testing.assert_array_equal(scores.propose(q, given, None, "lead")[0], [-1, 1, -1, -1])
-    np.testing.assert_array_equal(scores.propose(q, given, None)[0], [-1, 1, -1, -1])
-
-
-def test_proposal_margin__difference_or_ratio():
-    q_best, q_given = np.array([0.6, 0.3, 0.2]), np.array([0.2, 0.3, 0.0])
-    np.testing.assert_allclose(scores.proposal_margin(q_best, q_given, "lead"), [0.4, 0.0, 0.2])
-    np.testing.assert_allclose(scores.proposal_margin(q_best, q_given, "ratio"), [3.0, 1.0, np.inf])
-    with pytest.raises(ValueError, match="unknown proposal rule 'odds'; choose one of: lead, ratio"):
-        scores.proposal_margin(q_best, q_given, "odds")
 
 
 def test_ambiguous_mask__unsure_faces_and_unconfident_lowest_weights():
@@ -286,35 +180,15 @@ def test_sample_scores__proposes_by_the_run_s_recorded_rule(tmp_path):
     assert ratio["suspicion"].equals(lead["suspicion"])
 
 
-def test_late_rise__the_suspects_given_label_gain_over_the_last_epochs():
-    # 10 samples, 7 epochs, 2 classes, unit weights: sample 0 is the one suspect (a tenth), its
-    # given label at 0.1 for 2 epochs, then memorised to 0.4; the others sit at 0.9 throughout
-    given_prob = np.full((7, 10), 0.9)
-    given_prob[:2, 0], given_prob[2:, 0] = 0.1, 0.4
-    probs = np.stack([given_prob, 1 - given_prob], axis=2).astype(np.float32)
-    weights, every_epoch = np.ones((7, 10), np.float32), np.ones((7, 10), bool)
-    given = np.zeros(10, np.int64)
-
-    def rise(p: np.ndarray) -> float:
-        return scores.late_rise(scores.evidence_mean(p, weights, every_epoch, 0),
-                                scores.evidence_mean(p, weights, every_epoch, scores.LATE_EPOCHS),
-                                given)
-
-    assert rise(probs) == pytest.approx(0.4 - (2 * 0.1 + 5 * 0.4) / 7, abs=1e-6)
-    falling = probs[::-1].copy()
-    assert rise(falling) == pytest.approx(0.1 * 2 / 5 + 0.4 * 3 / 5 - (2 * 0.1 + 5 * 0.4) / 7,
-                                          abs=1e-6)
-
-
 def test_sample_scores__auto_takes_the_ratio_over_every_epoch_only_past_the_late_rise(
         tmp_path, monkeypatch):
     run_dir = make_run(tmp_path, n_train=120, n_holdout=80, epochs=8, noise=0.3)
     assert runlog.read_config(run_dir).proposal_rule == "auto"  # the default
-    monkeypatch.setattr(scores, "MEMORISED_RISE", -1.0)  # every run counts as memorising
+    monkeypatch.setattr(proposals, "MEMORISED_RISE", -1.0)  # every run counts as memorising
     ratio = scores.sample_scores(run_dir)
     assert (ratio.attrs["proposal_rule"], ratio.attrs["proposal_window"]) == ("ratio", 0)
     pd.testing.assert_frame_equal(ratio, scores.sample_scores(run_dir, window=0, rule="ratio"))
-    monkeypatch.setattr(scores, "MEMORISED_RISE", 1.0)  # no probability can rise by more than 1
+    monkeypatch.setattr(proposals, "MEMORISED_RISE", 1.0)  # no probability can rise by more than 1
     lead = scores.sample_scores(run_dir)
     assert (lead.attrs["proposal_rule"], lead.attrs["proposal_window"]) == ("lead", 5)
     pd.testing.assert_frame_equal(lead, scores.sample_scores(run_dir, rule="lead"))

@@ -17,7 +17,7 @@ import pandas as pd
 
 from curator import metrics, runlog
 from curator.config import TrainConfig
-from curator.scores import settled_rule
+from curator.proposals import settled_rule
 
 WEIGHT_BINS = 20
 

@@ -11,7 +11,7 @@ import base64
 import html
 from collections.abc import Sequence
 
-from curator.scores import describe_rule
+from curator.proposals import describe_rule
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }

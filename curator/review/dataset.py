@@ -24,7 +24,8 @@ from curator import runlog
 from curator.errors import ReviewError, RunError
 from curator.review import schema
 from curator.review.samples import Decision, documents
-from curator.scores import sample_scores, settled_rule
+from curator.proposals import settled_rule
+from curator.scores import sample_scores
 
 PREVIOUS_SUFFIX = "--curator-previous"
 LOADING_SUFFIX = "--curator-loading-"

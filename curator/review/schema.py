@@ -44,7 +44,7 @@ DECISION_FIELDS = (STATUS, REVIEWED_LABEL, "tags")
 # dataset.info keys
 INFO_RUN_DIR = "curator_run_dir"
 INFO_EPOCHS = "curator_epochs"
-INFO_PROPOSAL_RULE = "curator_proposal_rule"  # `scores.settled_rule` of the loaded scores
+INFO_PROPOSAL_RULE = "curator_proposal_rule"  # `proposals.settled_rule` of the loaded scores
 
 CLASSIFICATION_FIELDS = (GROUND_TRUTH, RELABEL, PREDICTION, NOISE_TRUTH)
 PRIMITIVE_FIELDS: dict[str, tuple[type, type | None]] = {
