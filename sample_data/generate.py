@@ -1,7 +1,8 @@
 """Make the sample face set: 7 expressions x 64 drawn faces, with 10 wrong labels in every class.
 
 `python sample_data/generate.py [--out DIR]` writes images/NNNNN.png, labels.csv (the labels to
-clean, ~15% wrong) and truth.csv (the true labels). Every image has its own seeded numpy Generator
+clean, ~15% wrong) and truth.csv (the true labels). `--per-class N --seed S` draws another set of
+the same kind (benchmarks train on a larger one: docs/BENCHMARKS.md). Every image has its own seeded numpy Generator
 and PNGs carry no metadata, so the shipped folder is reproduced byte for byte. The trap: the bytes
 depend on the installed Pillow and numpy (drawing, resampling, zlib); another version may change
 them, and then the shipped folder is regenerated and committed together with the version bump.
@@ -19,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from draw_faces import CANVAS, CLASSES, SKIN, draw_face, expression_params, random_colour
 
 PER_CLASS = 64
-WRONG_PER_CLASS = 10  # 10 / 64 = 15.6% of every class
+WRONG_SHARE = 10 / 64  # 10 wrong labels in each class of 64: 15.6%
 SEED = 20200614
 SIZE = 64
 BACKGROUND = np.array([(40, 40, 50), (120, 130, 140), (200, 190, 170)], dtype=float)
@@ -85,12 +86,12 @@ def _occlude(draw: ImageDraw.ImageDraw, kind: str, rng: np.random.Generator) -> 
 
 
 def flip_labels(truth: list[str], rng: np.random.Generator) -> list[str]:
-    """Give WRONG_PER_CLASS samples of every class another class, drawn uniformly."""
+    """Give WRONG_SHARE of the samples of every class another class, drawn uniformly."""
     given = list(truth)
     for name in CLASSES:
         members = [i for i, label in enumerate(truth) if label == name]
         others = [c for c in CLASSES if c != name]
-        for i in rng.choice(members, size=WRONG_PER_CLASS, replace=False):
+        for i in rng.choice(members, size=round(WRONG_SHARE * len(members)), replace=False):
             given[i] = others[rng.integers(len(others))]
     return given
 
@@ -102,13 +103,13 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def build() -> dict[str, bytes]:
+def build(per_class: int = PER_CLASS, seed: int = SEED) -> dict[str, bytes]:
     """Every file of the set, keyed by its path relative to the output folder."""
-    order = np.random.default_rng(SEED).permutation(len(CLASSES) * PER_CLASS)
-    truth = [CLASSES[k // PER_CLASS] for k in order]  # shuffled, so file names say nothing
-    given = flip_labels(truth, np.random.default_rng([SEED, 1]))
+    order = np.random.default_rng(seed).permutation(len(CLASSES) * per_class)
+    truth = [CLASSES[k // per_class] for k in order]  # shuffled, so file names say nothing
+    given = flip_labels(truth, np.random.default_rng([seed, 1]))
     paths = [f"images/{i + 1:05d}.png" for i in range(len(truth))]
-    files = {path: png_bytes(render(label, np.random.default_rng([SEED, 2, i])))
+    files = {path: png_bytes(render(label, np.random.default_rng([seed, 2, i])))
              for i, (path, label) in enumerate(zip(paths, truth))}
     for name, labels in (("labels.csv", given), ("truth.csv", truth)):
         rows = "".join(f"{path},{label}\n" for path, label in zip(paths, labels))
@@ -116,9 +117,10 @@ def build() -> dict[str, bytes]:
     return files
 
 
-def generate(out: Path, *, force: bool = False) -> None:
+def generate(out: Path, *, per_class: int = PER_CLASS, seed: int = SEED, force: bool = False
+             ) -> None:
     """Write the set under `out`; refuse to replace different files there unless `force`."""
-    files = build()
+    files = build(per_class, seed)
     changed = [path for path, data in files.items()
                if (out / path).exists() and (out / path).read_bytes() != data]
     if changed and not force:
@@ -134,10 +136,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
                         help="folder to write into (default: this script's folder)")
+    parser.add_argument("--per-class", type=int, default=PER_CLASS,
+                        help=f"faces of each expression (default {PER_CLASS}: the shipped set)")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help=f"seed of the set (default {SEED}: the shipped set)")
     parser.add_argument("--force", action="store_true",
                         help="overwrite files that differ from the generated ones")
     args = parser.parse_args(argv)
-    generate(args.out, force=args.force)
+    if args.per_class < 2:
+        parser.error(f"--per-class must be at least 2 (got {args.per_class})")
+    generate(args.out, per_class=args.per_class, seed=args.seed, force=args.force)
 
 
 if __name__ == "__main__":
