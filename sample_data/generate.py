@@ -2,10 +2,11 @@
 
 `python sample_data/generate.py [--out DIR]` writes images/NNNNN.png, labels.csv (the labels to
 clean, ~15% wrong) and truth.csv (the true labels). `--per-class N --seed S` draws another set of
-the same kind (benchmarks train on a larger one: docs/BENCHMARKS.md). Every image has its own seeded numpy Generator
-and PNGs carry no metadata, so the shipped folder is reproduced byte for byte. The trap: the bytes
-depend on the installed Pillow and numpy (drawing, resampling, zlib); another version may change
-them, and then the shipped folder is regenerated and committed together with the version bump.
+the same kind (benchmarks train on a larger one: docs/BENCHMARKS.md). Every image has its own
+seeded numpy Generator and PNGs carry no metadata, so the shipped folder is reproduced byte for
+byte. The trap: the bytes depend on the installed Pillow and numpy (drawing, resampling, zlib);
+another version may change them, and then the shipped folder is regenerated and committed
+together with the version bump.
 """
 
 from __future__ import annotations
