@@ -113,7 +113,10 @@ class Runs:
 
     def get(self, config: TrainConfig, label: str) -> tuple[Path, float]:
         """A finished run of `config` (trained, resumed or reused) and its training seconds."""
-        text = json.dumps(config.training_dict(), sort_keys=True)
+        # options at their defaults stay out of the key, so a new option keeps old caches valid
+        defaults = TrainConfig().training_dict()
+        text = json.dumps({k: v for k, v in config.training_dict().items() if v != defaults[k]},
+                          sort_keys=True)
         run_dir = self.runs_dir / f"{label}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
         timing = run_dir.parent / f"{run_dir.name}.json"
         if timing.exists():

@@ -51,6 +51,7 @@ def train(
     recipe: Annotated[str, Opt(help="paper (SGD, steps at 15/30, 40 epochs) | authors-code (Adam, exp 0.9).")] = "paper",
     optimizer: Annotated[Optional[str], Opt(help="sgd | adam (default: from --recipe)")] = None,
     lr: Annotated[Optional[float], Opt(help="Learning rate (default: from --recipe). SCN's classifier starts with about a quarter of plain CE's gradient: from a pretrained backbone give it a larger rate than --method ce (README).")] = None,
+    attention_lr_scale: Annotated[float, Opt(help="The attention head's learning rate as a share of --lr (0 < x <= 1). Below 1 it keeps SCN's weights from vanishing at a high --lr (docs/BENCHMARKS.md).")] = 1.0,
     momentum: Annotated[Optional[float], Opt(help="SGD momentum (default: from --recipe).")] = None,
     weight_decay: Annotated[Optional[float], Opt(help="Weight decay (default: from --recipe).")] = None,
     schedule: Annotated[Optional[str], Opt(help="step | exponential (default: from --recipe).")] = None,
@@ -80,7 +81,7 @@ def train(
         margin_1=margin_1, learn_margin=learn_margin, gamma=gamma, margin_2=margin_2,
         relabel_epoch=relabel_epoch, relabel_scope=relabel_scope, relabel=relabel,
         proposal_window=proposal_window, proposal_rule=proposal_rule,
-        optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
+        optimizer=optimizer, lr=lr, attention_lr_scale=attention_lr_scale, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
         milestones=milestones, lr_decay=lr_decay, epochs=epochs, batch_size=batch_size,
         device=device, amp=amp, workers=workers, seed=seed, recipe=recipe)
     with user_errors():

@@ -82,6 +82,7 @@ class TrainConfig:
     recipe: str = "paper"
     optimizer: str = "sgd"
     lr: float = 0.1
+    attention_lr_scale: float = 1.0  # the attention head's rate = lr x this (BENCHMARKS.md)
     momentum: float = 0.9
     weight_decay: float = 1e-4
     schedule: str = "step"
@@ -121,6 +122,13 @@ class TrainConfig:
                                    f"got {getattr(self, name)}")
         if self.lr <= 0:
             raise CuratorError(f"--lr must be positive, got {self.lr}")
+        _check_range("attention-lr-scale", self.attention_lr_scale, 0.0, 1.0)
+        if self.attention_lr_scale == 0:
+            raise CuratorError("--attention-lr-scale must be above 0 (0 would freeze the "
+                               "attention head at its random start)")
+        if self.method == "ce" and self.attention_lr_scale != 1:
+            raise CuratorError("--attention-lr-scale applies to --method scn only (plain "
+                               "cross-entropy has no attention head)")
         if self.workers < 0:
             raise CuratorError(f"--workers must be 0 or more, got {self.workers}")
         if self.truth and self.truth_column:

@@ -18,7 +18,7 @@ def test_train_sample_data__a_record_for_every_sample_and_epoch_trained_or_held_
     run = tmp_path / "run"
     result = runner.invoke(app, ["train", str(SAMPLE_DATA), "--out", str(run), "--epochs", "2",
                                  "--image-size", "64", "--no-pretrained", "--seed", "0",
-                                 "--device", "cpu"])
+                                 "--device", "cpu", "--attention-lr-scale", "0.5"])
     assert result.exit_code == 0, result.output
     assert "epoch   2" in result.output
 
@@ -40,6 +40,7 @@ def test_train_sample_data__a_record_for_every_sample_and_epoch_trained_or_held_
     expected = {str((SAMPLE_DATA / p).resolve()): label for p, label in zip(labels["filepath"], labels["label"])}
     assert by_path.to_dict() == {path: expected[path] for path in by_path.index}
     assert runlog.read_config(run).backbone == "resnet18"
+    assert runlog.read_config(run).attention_lr_scale == 0.5
 
 
 def test_train__missing_data_is_one_clear_line(tmp_path):

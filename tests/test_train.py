@@ -7,10 +7,12 @@ import torch
 from conftest import colour_folder
 from curator import runlog, scores
 from curator.config import TrainConfig
-from curator.errors import RunError
+from curator.errors import CuratorError, RunError
 from curator.train import checkpoint
 from curator.train import run as run_module
+from curator.train.epoch import Margin
 from curator.train.run import resume, train
+from curator.train.trainer import param_groups
 
 
 
@@ -96,6 +98,47 @@ def test_resume__reproduces_the_uninterrupted_run(tiny_folder, tmp_path):
 
     pd.testing.assert_frame_equal(all_records(part), all_records(whole))
     assert runlog.read_metrics(part)["epoch"].tolist() == [1, 2, 3]
+
+
+def test_train__the_attention_head_learns_at_its_share_of_the_rate(tiny_folder, tmp_path):
+    run = train(tiny_config(tiny_folder, epochs=2, milestones=(1,), attention_lr_scale=0.1),
+                tmp_path / "run")
+    state = checkpoint.load_state(run)
+    rest, head = state["optimizer"]["param_groups"]
+    assert rest["lr"] == pytest.approx(0.05 * 0.1)  # step decay at epoch 1 scales both groups
+    assert head["lr"] == pytest.approx(0.05 * 0.1 * 0.1)
+    model = checkpoint.load_model(run, "last")[0]
+    groups = param_groups(runlog.read_config(run), model, Margin(0.15, learnable=False))
+    head_ids = {id(p) for p in groups[1]["params"]}
+    assert [name for name, p in model.named_parameters() if id(p) in head_ids] == [
+        "alpha.0.weight", "alpha.0.bias"]
+    assert len(groups[0]["params"]) + len(head_ids) == len(list(model.parameters()))
+    assert (len(rest["params"]), len(head["params"])) == (len(groups[0]["params"]), 2)
+
+
+def test_train__without_an_attention_rate_of_its_own_keeps_one_parameter_group(tiny_folder,
+                                                                                tmp_path):
+    run = train(tiny_config(tiny_folder, epochs=1), tmp_path / "run")
+    assert len(checkpoint.load_state(run)["optimizer"]["param_groups"]) == 1
+
+
+def test_resume__with_an_attention_rate_of_its_own_reproduces_the_uninterrupted_run(tiny_folder,
+                                                                                     tmp_path):
+    whole = train(tiny_config(tiny_folder, attention_lr_scale=0.1), tmp_path / "whole")
+    part = train(tiny_config(tiny_folder, epochs=2, attention_lr_scale=0.1), tmp_path / "part")
+    resume(part, {"epochs": 3})
+
+    pd.testing.assert_frame_equal(all_records(part), all_records(whole))
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(attention_lr_scale=0.0), "--attention-lr-scale must be above 0"),
+    (dict(attention_lr_scale=1.5), r"--attention-lr-scale must lie in \[0.0, 1.0\]; got 1.5"),
+    (dict(attention_lr_scale=0.1, method="ce"), "--attention-lr-scale applies to --method scn"),
+])
+def test_config__refuses_a_bad_attention_rate(tiny_folder, changes, message):
+    with pytest.raises(CuratorError, match=message):
+        tiny_config(tiny_folder, **changes)
 
 
 def test_resume__after_a_crash_no_epoch_is_missing_or_twice(tiny_folder, tmp_path, monkeypatch):

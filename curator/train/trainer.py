@@ -97,8 +97,7 @@ class Trainer:
         if self.device.type == "cuda":
             model.to(memory_format=torch.channels_last)
         margin = Margin(config.margin_1, config.learn_margin).to(self.device)
-        params = list(model.parameters()) + ([margin.value] if config.learn_margin else [])
-        optimizer = _optimizer(config, params)
+        optimizer = _optimizer(config, param_groups(config, model, margin))
         self.scheduler = _scheduler(config, optimizer)
         use_scaler = self.device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()
         self.learner = Learner(model, group.data_parallel(model, self.device), margin, optimizer,
@@ -267,7 +266,20 @@ def _accuracy(held: dict | None, rows: np.ndarray) -> float | None:
     return float((held["pred_label"][rows] == held["given_label"][rows]).mean())
 
 
-def _optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+def param_groups(config: TrainConfig, model: torch.nn.Module, margin: Margin) -> list[dict]:
+    """One parameter group, or two when the attention head has its own rate
+    (`attention_lr_scale` != 1: lr x scale for `alpha.*`, lr for the rest)."""
+    extra = [margin.value] if config.learn_margin else []
+    if config.attention_lr_scale == 1:
+        return [{"params": list(model.parameters()) + extra}]
+    named = list(model.named_parameters())
+    head = [p for name, p in named if name.startswith("alpha.")]
+    rest = [p for name, p in named if not name.startswith("alpha.")]
+    return [{"params": rest + extra},
+            {"params": head, "lr": config.lr * config.attention_lr_scale}]
+
+
+def _optimizer(config: TrainConfig, params: list[dict]) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
                                weight_decay=config.weight_decay)
