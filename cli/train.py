@@ -81,9 +81,10 @@ def train(
         margin_1=margin_1, learn_margin=learn_margin, gamma=gamma, margin_2=margin_2,
         relabel_epoch=relabel_epoch, relabel_scope=relabel_scope, relabel=relabel,
         proposal_window=proposal_window, proposal_rule=proposal_rule,
-        optimizer=optimizer, lr=lr, attention_lr_scale=attention_lr_scale, momentum=momentum, weight_decay=weight_decay, schedule=schedule,
-        milestones=milestones, lr_decay=lr_decay, epochs=epochs, batch_size=batch_size,
-        device=device, amp=amp, workers=workers, seed=seed, recipe=recipe)
+        optimizer=optimizer, lr=lr, attention_lr_scale=attention_lr_scale, momentum=momentum,
+        weight_decay=weight_decay, schedule=schedule, milestones=milestones, lr_decay=lr_decay,
+        epochs=epochs, batch_size=batch_size, device=device, amp=amp, workers=workers, seed=seed,
+        recipe=recipe)
     with user_errors():
         options["milestones"] = _milestones(milestones)
         if resume:

@@ -82,7 +82,7 @@ class TrainConfig:
     recipe: str = "paper"
     optimizer: str = "sgd"
     lr: float = 0.1
-    attention_lr_scale: float = 1.0  # the attention head's rate = lr x this (BENCHMARKS.md)
+    attention_lr_scale: float = 1.0  # the attention head's rate = lr x this (README)
     momentum: float = 0.9
     weight_decay: float = 1e-4
     schedule: str = "step"
